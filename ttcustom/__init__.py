@@ -1,0 +1,38 @@
+"""ttcustom: PyTorch-style training on Tenstorrent devices, with a torch reference backend."""
+
+from torch import bfloat16, float32, int32, int64
+
+from ttcustom import backends
+from ttcustom.autograd import Function, Tensor, enable_grad, is_grad_enabled, no_grad
+from ttcustom.backends import get_backend, set_default_backend
+from ttcustom.creation import arange, from_torch, full, ones, randn, tensor, zeros
+from ttcustom.random import manual_seed
+from ttcustom import functional, nn, optim  # noqa: E402,I001  (need the names above)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Function",
+    "Tensor",
+    "arange",
+    "backends",
+    "bfloat16",
+    "enable_grad",
+    "float32",
+    "from_torch",
+    "full",
+    "functional",
+    "get_backend",
+    "int32",
+    "int64",
+    "is_grad_enabled",
+    "manual_seed",
+    "nn",
+    "no_grad",
+    "ones",
+    "optim",
+    "randn",
+    "set_default_backend",
+    "tensor",
+    "zeros",
+]

@@ -1,0 +1,201 @@
+"""`Function` (a graph node: forward + backward over backend primitives) and the engine.
+
+The graph holds nodes, never output tensors: a node keeps its parents' nodes and the
+arrays it saved for backward, so an activation nobody saved is freed as soon as the
+user drops it (as in torch). Saved arrays are released once the node has run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import TYPE_CHECKING, Any
+
+from ttcustom.backends.base import Array, Backend
+
+if TYPE_CHECKING:
+    from ttcustom.autograd.tensor import Tensor
+
+_grad_enabled = True
+
+
+def is_grad_enabled() -> bool:
+    return _grad_enabled
+
+
+class _GradMode(contextlib.ContextDecorator):
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+
+    def __enter__(self) -> None:
+        global _grad_enabled
+        self.previous, _grad_enabled = _grad_enabled, self.enabled
+
+    def __exit__(self, *exc: object) -> None:
+        global _grad_enabled
+        _grad_enabled = self.previous
+
+
+def no_grad() -> _GradMode:
+    """Context manager / decorator: ops inside record no history (like torch.no_grad)."""
+    return _GradMode(False)
+
+
+def enable_grad() -> _GradMode:
+    return _GradMode(True)
+
+
+class Function:
+    """An op: subclass with `forward(ctx, *args)` and `backward(ctx, grad)` staticmethods.
+
+    `forward` receives backend arrays in place of Tensors and returns one array;
+    `backward` returns one gradient (or None) per positional argument of `forward`.
+    The instance is the context (`ctx`) and the graph node at once.
+    """
+
+    backend: Backend
+    needs_input_grad: tuple[bool, ...]
+    parents: tuple[Any, ...]
+    saved: tuple[Array, ...] | None
+
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+        self.saved = ()
+
+    def save_for_backward(self, *arrays: Array) -> None:
+        self.saved = arrays
+
+    @staticmethod
+    def forward(ctx: Function, *args: Any, **kwargs: Any) -> Array:
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx: Function, grad: Array) -> Any:
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *args: Any, **kwargs: Any) -> Tensor:
+        backend = None
+        raw = []
+        needs = []
+        for arg in args:
+            if isinstance(arg, Tensor):
+                if backend is None:
+                    backend = arg.backend
+                elif arg.backend is not backend:
+                    raise RuntimeError(
+                        f"{cls.__name__}: tensors live on different backends "
+                        f"({backend.name} and {arg.backend.name}); move them with .to()"
+                    )
+                raw.append(arg.data)
+                needs.append(arg.requires_grad)
+            else:
+                raw.append(arg)
+                needs.append(False)
+        ctx = cls(backend)
+        record = _grad_enabled and any(needs)
+        ctx.needs_input_grad = tuple(needs)
+        out = cls.forward(ctx, *raw, **kwargs)
+        result = Tensor(out, backend)
+        if record:
+            ctx.parents = tuple(
+                _node_of(a) if n else None for a, n in zip(args, needs)
+            )
+            result.requires_grad = True
+            result.grad_fn = ctx
+        return result
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}Backward>"
+
+
+class AccumulateGrad:
+    """The node of a leaf tensor: adds incoming gradient into `leaf.grad`."""
+
+    parents: tuple = ()
+
+    def __init__(self, leaf: Tensor) -> None:
+        self.leaf = leaf
+
+    def accumulate(self, grad: Array, seen: set[int]) -> None:
+        leaf = self.leaf
+        backend = leaf.backend
+        if backend.shape(grad) != leaf.shape:
+            raise RuntimeError(
+                f"internal error: gradient of shape {backend.shape(grad)} for a "
+                f"parameter of shape {leaf.shape}"
+            )
+        if backend.dtype(grad) != leaf.dtype:
+            grad = backend.cast(grad, leaf.dtype)
+        if leaf.grad is None:
+            # An array may reach two leaves (x + y); give each its own so in-place
+            # updates of one .grad (clipping, all-reduce) cannot touch the other.
+            if id(grad) in seen:
+                grad = backend.add(grad, 0.0)
+            seen.add(id(grad))
+            leaf.grad = Tensor(grad, backend)
+        else:
+            leaf.grad = Tensor(backend.add(leaf.grad.data, grad), backend)
+        for hook in leaf._post_accumulate_grad_hooks:
+            hook(leaf)
+
+
+def _node_of(tensor: Tensor) -> Function | AccumulateGrad:
+    if tensor.grad_fn is not None:
+        return tensor.grad_fn
+    if tensor._accumulator is None:
+        tensor._accumulator = AccumulateGrad(tensor)
+    return tensor._accumulator
+
+
+def _topological_order(root: Any) -> list[Any]:
+    """Nodes reachable from `root`, every consumer before the nodes it depends on."""
+    order: list[Any] = []
+    visited: set[int] = set()
+    stack = [(root, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
+        stack.append((node, True))
+        stack.extend((p, False) for p in node.parents if p is not None and id(p) not in visited)
+    order.reverse()
+    return order
+
+
+def run_backward(root: Tensor, grad: Array, retain_graph: bool = False) -> None:
+    """Propagate `grad` from `root` to every leaf that requires grad."""
+    backend = root.backend
+    pending: dict[int, Array] = {}
+    start = _node_of(root)
+    pending[id(start)] = grad
+    seen: set[int] = set()
+    for node in _topological_order(start):
+        node_grad = pending.pop(id(node), None)
+        if node_grad is None:
+            continue
+        if isinstance(node, AccumulateGrad):
+            node.accumulate(node_grad, seen)
+            continue
+        if node.saved is None:
+            raise RuntimeError(
+                f"{node!r}: trying to backward through the graph a second time; "
+                "its saved arrays were freed. Pass retain_graph=True to the first backward()."
+            )
+        input_grads = type(node).backward(node, node_grad)
+        if not isinstance(input_grads, tuple):
+            input_grads = (input_grads,)
+        for parent, input_grad in zip(node.parents, input_grads):
+            if parent is None or input_grad is None:
+                continue
+            key = id(parent)
+            previous = pending.get(key)
+            pending[key] = input_grad if previous is None else backend.add(previous, input_grad)
+        if not retain_graph:
+            node.saved = None
+
+
+from ttcustom.autograd.tensor import Tensor  # noqa: E402  (Tensor uses Function)

@@ -1,0 +1,315 @@
+"""The `Backend` protocol: the primitive op set every backend implements.
+
+An array is whatever the backend computes on (a `torch.Tensor` for the reference
+backend, a `ttnn.Tensor` for tt). Arrays cross the protocol with their *logical*
+torch-style shapes; a backend that pads (tt tiles) does so inside and never leaks the
+padding. The autograd engine and every `Function` are written against this protocol
+only, so one engine serves both backends.
+
+Backward primitives exist where a fused kernel is worth having (norms, attention,
+loss, embedding); the rest of backward is composed from forward primitives.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+Array = Any
+Shape = tuple[int, ...]
+
+
+@dataclass
+class TransferCounter:
+    """Host<->device transfers, so tests can assert a step stays on the device."""
+
+    uploads: int = 0
+    downloads: int = 0
+
+    def reset(self) -> None:
+        self.uploads = 0
+        self.downloads = 0
+
+
+class Backend(abc.ABC):
+    """Primitive ops over backend arrays. Methods never record autograd history."""
+
+    name: str
+    #: dtype used for new floating point tensors unless one is given
+    default_float: torch.dtype = torch.float32
+
+    def __init__(self) -> None:
+        self.transfers = TransferCounter()
+
+    # ----------------------------------------------------------------- data movement
+    @abc.abstractmethod
+    def upload(self, value: torch.Tensor, dtype: torch.dtype | None = None) -> Array:
+        """Host torch tensor -> backend array (counted as an upload)."""
+
+    @abc.abstractmethod
+    def download(self, a: Array) -> torch.Tensor:
+        """Backend array -> host torch tensor with the logical shape (counted)."""
+
+    @abc.abstractmethod
+    def shape(self, a: Array) -> Shape:
+        """Logical shape of `a`."""
+
+    @abc.abstractmethod
+    def dtype(self, a: Array) -> torch.dtype:
+        """Logical dtype of `a` as a torch dtype."""
+
+    @abc.abstractmethod
+    def cast(self, a: Array, dtype: torch.dtype) -> Array:
+        """`a` converted to `dtype` on the device."""
+
+    @abc.abstractmethod
+    def full(self, shape: Shape, value: float, dtype: torch.dtype) -> Array:
+        """A new array filled with `value`, created on the device."""
+
+    def synchronize(self) -> None:
+        """Wait for queued device work (no-op where execution is synchronous)."""
+
+    def close(self) -> None:
+        """Release the device. Safe to call twice."""
+
+    def describe(self) -> dict[str, Any]:
+        """Facts for `ttcustom info`."""
+        return {"backend": self.name}
+
+    # ------------------------------------------------------------------ elementwise
+    # Binary ops broadcast like torch; `b` may be a Python scalar.
+    @abc.abstractmethod
+    def add(self, a: Array, b: Array | float) -> Array: ...
+
+    @abc.abstractmethod
+    def sub(self, a: Array, b: Array | float) -> Array: ...
+
+    @abc.abstractmethod
+    def mul(self, a: Array, b: Array | float) -> Array: ...
+
+    @abc.abstractmethod
+    def div(self, a: Array, b: Array | float) -> Array: ...
+
+    @abc.abstractmethod
+    def neg(self, a: Array) -> Array: ...
+
+    @abc.abstractmethod
+    def exp(self, a: Array) -> Array: ...
+
+    @abc.abstractmethod
+    def log(self, a: Array) -> Array: ...
+
+    @abc.abstractmethod
+    def pow(self, a: Array, exponent: float) -> Array: ...
+
+    @abc.abstractmethod
+    def tanh(self, a: Array) -> Array: ...
+
+    @abc.abstractmethod
+    def clamp(self, a: Array, min: float | None = None, max: float | None = None) -> Array: ...
+
+    @abc.abstractmethod
+    def silu(self, a: Array) -> Array: ...
+
+    @abc.abstractmethod
+    def silu_backward(self, grad: Array, a: Array) -> Array:
+        """d silu(a) given the upstream grad."""
+
+    @abc.abstractmethod
+    def gelu(self, a: Array, approximate: str = "none") -> Array: ...
+
+    @abc.abstractmethod
+    def gelu_backward(self, grad: Array, a: Array, approximate: str = "none") -> Array: ...
+
+    @abc.abstractmethod
+    def sum_to_shape(self, a: Array, shape: Shape) -> Array:
+        """Sum `a` over the dims broadcasting added, so its shape becomes `shape`."""
+
+    # ------------------------------------------------------------------ shape ops
+    @abc.abstractmethod
+    def reshape(self, a: Array, shape: Shape) -> Array: ...
+
+    @abc.abstractmethod
+    def permute(self, a: Array, dims: Sequence[int]) -> Array: ...
+
+    @abc.abstractmethod
+    def slice(self, a: Array, index: tuple) -> Array:
+        """Basic indexing (ints, slices with step 1 or more, None, Ellipsis)."""
+
+    @abc.abstractmethod
+    def slice_backward(self, grad: Array, shape: Shape, index: tuple) -> Array:
+        """Zeros of `shape` with `grad` scattered into `index`."""
+
+    @abc.abstractmethod
+    def concat(self, arrays: Sequence[Array], dim: int) -> Array: ...
+
+    # ------------------------------------------------------------------ reductions
+    @abc.abstractmethod
+    def sum(self, a: Array, dims: Sequence[int] | None, keepdim: bool = False) -> Array: ...
+
+    @abc.abstractmethod
+    def expand(self, a: Array, shape: Shape) -> Array:
+        """Broadcast `a` to `shape` (backward of a reduction)."""
+
+    # ------------------------------------------------------------------ matmul
+    @abc.abstractmethod
+    def matmul(
+        self, a: Array, b: Array, transpose_a: bool = False, transpose_b: bool = False
+    ) -> Array:
+        """Batched matmul with optional transposition of the last two dims."""
+
+    @abc.abstractmethod
+    def linear(self, x: Array, weight: Array, bias: Array | None) -> Array:
+        """x @ weight.T + bias, weight stored [out_features, in_features]."""
+
+    @abc.abstractmethod
+    def linear_backward(
+        self, grad: Array, x: Array, weight: Array, need: tuple[bool, bool, bool]
+    ) -> tuple[Array | None, Array | None, Array | None]:
+        """(d x, d weight, d bias) of `linear`; `need` says which to compute."""
+
+    # ------------------------------------------------------------------ nn primitives
+    @abc.abstractmethod
+    def embedding(self, ids: Array, weight: Array) -> Array: ...
+
+    @abc.abstractmethod
+    def embedding_backward(self, grad: Array, ids: Array, num_embeddings: int) -> Array:
+        """Gradient of the embedding table: rows of `grad` summed per id."""
+
+    @abc.abstractmethod
+    def rms_norm(self, x: Array, weight: Array | None, eps: float) -> tuple[Array, Array]:
+        """(y, rstd) normalising over the last dim; rstd keeps a trailing dim of 1."""
+
+    @abc.abstractmethod
+    def rms_norm_backward(
+        self, grad: Array, x: Array, weight: Array | None, rstd: Array
+    ) -> tuple[Array, Array | None]: ...
+
+    @abc.abstractmethod
+    def layer_norm(
+        self, x: Array, weight: Array | None, bias: Array | None, eps: float
+    ) -> tuple[Array, Array, Array]:
+        """(y, mean, rstd) over the last dim."""
+
+    @abc.abstractmethod
+    def layer_norm_backward(
+        self, grad: Array, x: Array, weight: Array | None, mean: Array, rstd: Array
+    ) -> tuple[Array, Array | None, Array | None]: ...
+
+    @abc.abstractmethod
+    def softmax(self, x: Array, dim: int) -> Array: ...
+
+    @abc.abstractmethod
+    def softmax_backward(self, grad: Array, y: Array, dim: int) -> Array: ...
+
+    @abc.abstractmethod
+    def log_softmax(self, x: Array, dim: int) -> Array: ...
+
+    @abc.abstractmethod
+    def log_softmax_backward(self, grad: Array, y: Array, dim: int) -> Array: ...
+
+    @abc.abstractmethod
+    def rotary(self, x: Array, cos: Array, sin: Array) -> Array:
+        """HF Llama rotary embedding: x * cos + rotate_half(x) * sin.
+
+        x is [B, H, S, D]; cos/sin broadcast to it. The backward is
+        `rotary(grad, cos, -sin)` because the rotation is orthogonal.
+        """
+
+    @abc.abstractmethod
+    def sdpa(
+        self,
+        q: Array,
+        k: Array,
+        v: Array,
+        mask: Array | None,
+        is_causal: bool,
+        scale: float,
+    ) -> tuple[Array, Array]:
+        """Scaled dot-product attention -> (out, logsumexp).
+
+        q is [B, H, S, D]; k, v are [B, Hkv, S_k, D] with H a multiple of Hkv (GQA).
+        `mask` is additive and broadcasts to [B, H, S, S_k].
+        """
+
+    @abc.abstractmethod
+    def sdpa_backward(
+        self,
+        grad: Array,
+        q: Array,
+        k: Array,
+        v: Array,
+        out: Array,
+        logsumexp: Array,
+        mask: Array | None,
+        is_causal: bool,
+        scale: float,
+    ) -> tuple[Array, Array, Array]: ...
+
+    @abc.abstractmethod
+    def cross_entropy(
+        self, logits: Array, target: Array, ignore_index: int, reduction: str
+    ) -> tuple[Array, Array]:
+        """(loss, logsumexp) for logits [N, V] and int targets [N]."""
+
+    @abc.abstractmethod
+    def cross_entropy_backward(
+        self,
+        grad: Array,
+        logits: Array,
+        target: Array,
+        logsumexp: Array,
+        ignore_index: int,
+        reduction: str,
+    ) -> Array: ...
+
+    @abc.abstractmethod
+    def dropout_mask(self, shape: Shape, p: float, seed: int, dtype: torch.dtype) -> Array:
+        """Keep-mask already scaled by 1/(1-p), from a seeded generator."""
+
+    # ------------------------------------------------------------------ optimizers
+    @abc.abstractmethod
+    def adamw_step(
+        self,
+        params: list[Array],
+        grads: list[Array],
+        exp_avgs: list[Array],
+        exp_avg_sqs: list[Array],
+        step: int,
+        lr: float,
+        beta1: float,
+        beta2: float,
+        eps: float,
+        weight_decay: float,
+    ) -> None:
+        """In-place AdamW update (decoupled weight decay), torch.optim semantics."""
+
+    @abc.abstractmethod
+    def sgd_step(
+        self,
+        params: list[Array],
+        grads: list[Array],
+        momentum_buffers: list[Array | None],
+        lr: float,
+        momentum: float,
+        dampening: float,
+        nesterov: bool,
+        weight_decay: float,
+    ) -> list[Array | None]:
+        """In-place SGD update; returns the (possibly new) momentum buffers."""
+
+    @abc.abstractmethod
+    def global_norm(self, arrays: list[Array], norm_type: float) -> Array:
+        """The norm of all arrays taken together, as a 0-d array."""
+
+    @abc.abstractmethod
+    def scale_(self, arrays: list[Array], factor: Array) -> None:
+        """Multiply each array in place by the 0-d `factor`."""
+
+    @abc.abstractmethod
+    def copy_(self, dst: Array, src: Array) -> None:
+        """Overwrite `dst` with `src` in place (same shape)."""

@@ -1,0 +1,337 @@
+"""The reference backend: every primitive on torch (CPU or CUDA).
+
+It is the embedded default without a Tenstorrent card and the golden model of the tt
+backend. Primitives call torch's fused kernels (the same ones torch's own autograd
+uses) so a ttcustom step costs what a PyTorch eager step costs.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+
+from ttcustom.backends.base import Array, Backend, Shape
+
+_aten = torch.ops.aten
+
+
+def _expand_kv(x: torch.Tensor, num_heads: int) -> torch.Tensor:
+    """[B, Hkv, S, D] -> [B, H, S, D] by repeating each kv head H/Hkv times (GQA)."""
+    groups = num_heads // x.shape[1]
+    return x if groups == 1 else x.repeat_interleave(groups, dim=1)
+
+
+def _reduce_kv(grad: torch.Tensor, kv_heads: int) -> torch.Tensor:
+    """Inverse of `_expand_kv` for gradients: sum over each group of query heads."""
+    b, h, s, d = grad.shape
+    return grad if h == kv_heads else grad.view(b, kv_heads, h // kv_heads, s, d).sum(2)
+
+
+class ReferenceBackend(Backend):
+    """torch on `device` ("cpu" or "cuda[:N]")."""
+
+    def __init__(self, device: str = "cpu") -> None:
+        super().__init__()
+        self.device = torch.device(device)
+        self.name = "cuda" if self.device.type == "cuda" else "cpu"
+
+    def __repr__(self) -> str:
+        return f"ReferenceBackend(device={str(self.device)!r})"
+
+    def describe(self) -> dict:
+        info = {"backend": self.name, "device": str(self.device), "torch": torch.__version__}
+        if self.device.type == "cuda":
+            info["gpu"] = torch.cuda.get_device_name(self.device)
+        else:
+            info["threads"] = torch.get_num_threads()
+        return info
+
+    # ----------------------------------------------------------------- data movement
+    def upload(self, value: torch.Tensor, dtype: torch.dtype | None = None) -> Array:
+        self.transfers.uploads += 1
+        return value.detach().to(device=self.device, dtype=dtype or value.dtype)
+
+    def download(self, a: Array) -> torch.Tensor:
+        self.transfers.downloads += 1
+        return a.detach().cpu()
+
+    def shape(self, a: Array) -> Shape:
+        return tuple(a.shape)
+
+    def dtype(self, a: Array) -> torch.dtype:
+        return a.dtype
+
+    def cast(self, a: Array, dtype: torch.dtype) -> Array:
+        return a.to(dtype)
+
+    def full(self, shape: Shape, value: float, dtype: torch.dtype) -> Array:
+        return torch.full(shape, value, dtype=dtype, device=self.device)
+
+    def synchronize(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+
+    # ------------------------------------------------------------------ elementwise
+    def add(self, a, b):
+        return a + b
+
+    def sub(self, a, b):
+        return a - b
+
+    def mul(self, a, b):
+        return a * b
+
+    def div(self, a, b):
+        return a / b
+
+    def neg(self, a):
+        return -a
+
+    def exp(self, a):
+        return torch.exp(a)
+
+    def log(self, a):
+        return torch.log(a)
+
+    def pow(self, a, exponent):
+        return torch.pow(a, exponent)
+
+    def tanh(self, a):
+        return torch.tanh(a)
+
+    def clamp(self, a, min=None, max=None):
+        return torch.clamp(a, min=min, max=max)
+
+    def silu(self, a):
+        return F.silu(a)
+
+    def silu_backward(self, grad, a):
+        return _aten.silu_backward(grad, a)
+
+    def gelu(self, a, approximate="none"):
+        return F.gelu(a, approximate=approximate)
+
+    def gelu_backward(self, grad, a, approximate="none"):
+        return _aten.gelu_backward(grad, a, approximate=approximate)
+
+    def sum_to_shape(self, a, shape):
+        if tuple(a.shape) == tuple(shape):
+            return a
+        lead = a.dim() - len(shape)
+        dims = list(range(lead)) + [
+            lead + i for i, n in enumerate(shape) if n == 1 and a.shape[lead + i] != 1
+        ]
+        out = a.sum(dim=dims, keepdim=True) if dims else a
+        return out.reshape(shape)
+
+    # ------------------------------------------------------------------ shape ops
+    def reshape(self, a, shape):
+        return a.reshape(shape)
+
+    def permute(self, a, dims):
+        return a.permute(*dims)
+
+    def slice(self, a, index):
+        return a[index]
+
+    def slice_backward(self, grad, shape, index):
+        out = torch.zeros(shape, dtype=grad.dtype, device=grad.device)
+        out[index] = grad
+        return out
+
+    def concat(self, arrays, dim):
+        return torch.cat(list(arrays), dim=dim)
+
+    # ------------------------------------------------------------------ reductions
+    def sum(self, a, dims, keepdim=False):
+        return a.sum() if dims is None and not keepdim else a.sum(dim=dims, keepdim=keepdim)
+
+    def expand(self, a, shape):
+        return a.expand(shape)
+
+    # ------------------------------------------------------------------ matmul
+    def matmul(self, a, b, transpose_a=False, transpose_b=False):
+        if transpose_a:
+            a = a.transpose(-1, -2)
+        if transpose_b:
+            b = b.transpose(-1, -2)
+        return torch.matmul(a, b)
+
+    def linear(self, x, weight, bias):
+        return F.linear(x, weight, bias)
+
+    def linear_backward(self, grad, x, weight, need):
+        grad2d = grad.reshape(-1, grad.shape[-1])
+        dx = grad @ weight if need[0] else None
+        dw = grad2d.t() @ x.reshape(-1, x.shape[-1]) if need[1] else None
+        db = grad2d.sum(0) if need[2] else None
+        return dx, dw, db
+
+    # ------------------------------------------------------------------ nn primitives
+    def embedding(self, ids, weight):
+        return F.embedding(ids, weight)
+
+    def embedding_backward(self, grad, ids, num_embeddings):
+        return _aten.embedding_dense_backward(grad, ids, num_embeddings, -1, False)
+
+    def rms_norm(self, x, weight, eps):
+        return _aten._fused_rms_norm(x, [x.shape[-1]], weight, eps)
+
+    def rms_norm_backward(self, grad, x, weight, rstd):
+        mask = [True, weight is not None]
+        return _aten._fused_rms_norm_backward(grad, x, [x.shape[-1]], rstd, weight, mask)
+
+    def layer_norm(self, x, weight, bias, eps):
+        return _aten.native_layer_norm(x, [x.shape[-1]], weight, bias, eps)
+
+    def layer_norm_backward(self, grad, x, weight, mean, rstd):
+        mask = [True, weight is not None, weight is not None]
+        dx, dw, db = _aten.native_layer_norm_backward(
+            grad, x, [x.shape[-1]], mean, rstd, weight, None, mask
+        )
+        return dx, dw, db
+
+    def softmax(self, x, dim):
+        return torch.softmax(x, dim)
+
+    def softmax_backward(self, grad, y, dim):
+        return _aten._softmax_backward_data(grad, y, dim, y.dtype)
+
+    def log_softmax(self, x, dim):
+        return torch.log_softmax(x, dim)
+
+    def log_softmax_backward(self, grad, y, dim):
+        return _aten._log_softmax_backward_data(grad, y, dim, y.dtype)
+
+    def rotary(self, x, cos, sin):
+        half = x.shape[-1] // 2
+        rotated = torch.cat((-x[..., half:], x[..., :half]), dim=-1)
+        return x * cos + rotated * sin
+
+    def sdpa(self, q, k, v, mask, is_causal, scale):
+        heads = q.shape[1]
+        k, v = _expand_kv(k, heads), _expand_kv(v, heads)
+        if self._use_flash_cpu(q, mask):
+            return _aten._scaled_dot_product_flash_attention_for_cpu(
+                q, k, v, 0.0, is_causal, attn_mask=mask, scale=scale
+            )
+        probs, lse = self._attention_probs(q, k, mask, is_causal, scale)
+        return probs @ v, lse
+
+    def sdpa_backward(self, grad, q, k, v, out, logsumexp, mask, is_causal, scale):
+        heads, kv_heads = q.shape[1], k.shape[1]
+        ke, ve = _expand_kv(k, heads), _expand_kv(v, heads)
+        if self._use_flash_cpu(q, mask):
+            dq, dk, dv = _aten._scaled_dot_product_flash_attention_for_cpu_backward(
+                grad, q, ke, ve, out, logsumexp, 0.0, is_causal, attn_mask=mask, scale=scale
+            )
+        else:
+            scores = self._scores(q, ke, mask, is_causal, scale)
+            probs = torch.exp(scores - logsumexp.unsqueeze(-1)).to(q.dtype)
+            dv = probs.transpose(-1, -2) @ grad
+            dprobs = grad @ ve.transpose(-1, -2)
+            row_dot = (grad * out).sum(-1, keepdim=True)
+            dscores = probs * (dprobs - row_dot)
+            dq = (dscores @ ke) * scale
+            dk = (dscores.transpose(-1, -2) @ q) * scale
+        return dq, _reduce_kv(dk, kv_heads), _reduce_kv(dv, kv_heads)
+
+    def _use_flash_cpu(self, q, mask) -> bool:
+        return q.device.type == "cpu" and (mask is None or mask.dtype == q.dtype)
+
+    @staticmethod
+    def _scores(q, k, mask, is_causal, scale):
+        scores = (q @ k.transpose(-1, -2)).float() * scale
+        if mask is not None:
+            scores = scores + mask
+        if is_causal:
+            sq, sk = scores.shape[-2:]
+            causal = torch.ones(sq, sk, dtype=torch.bool, device=q.device).triu(1)
+            scores = scores.masked_fill(causal, -math.inf)
+        return scores
+
+    def _attention_probs(self, q, k, mask, is_causal, scale):
+        scores = self._scores(q, k, mask, is_causal, scale)
+        lse = torch.logsumexp(scores, dim=-1)
+        return torch.exp(scores - lse.unsqueeze(-1)).to(q.dtype), lse
+
+    def cross_entropy(self, logits, target, ignore_index, reduction):
+        lse = torch.logsumexp(logits.float(), dim=-1)
+        valid = target != ignore_index
+        picked = logits.gather(1, torch.where(valid, target, 0).unsqueeze(1)).squeeze(1)
+        losses = torch.where(valid, lse - picked.float(), 0.0)
+        if reduction == "none":
+            return losses, lse
+        total = losses.sum()
+        return (total / valid.sum() if reduction == "mean" else total), lse
+
+    def cross_entropy_backward(self, grad, logits, target, logsumexp, ignore_index, reduction):
+        valid = target != ignore_index
+        dlogits = torch.exp(logits.float() - logsumexp.unsqueeze(1))
+        dlogits.scatter_add_(
+            1, torch.where(valid, target, 0).unsqueeze(1), torch.full_like(dlogits[:, :1], -1.0)
+        )
+        scale = grad if reduction != "mean" else grad / valid.sum()
+        weights = torch.where(valid, scale, 0.0)
+        dlogits.mul_(weights.unsqueeze(1) if weights.dim() == 1 else weights)
+        return dlogits.to(logits.dtype)
+
+    def dropout_mask(self, shape, p, seed, dtype):
+        generator = torch.Generator(device=self.device).manual_seed(seed)
+        keep = torch.rand(shape, generator=generator, device=self.device) >= p
+        return keep.to(dtype) / (1.0 - p)
+
+    # ------------------------------------------------------------------ optimizers
+    def adamw_step(
+        self, params, grads, exp_avgs, exp_avg_sqs, step, lr, beta1, beta2, eps, weight_decay
+    ):
+        if weight_decay != 0:
+            torch._foreach_mul_(params, 1 - lr * weight_decay)
+        torch._foreach_lerp_(exp_avgs, grads, 1 - beta1)
+        torch._foreach_mul_(exp_avg_sqs, beta2)
+        torch._foreach_addcmul_(exp_avg_sqs, grads, grads, 1 - beta2)
+        step_size = lr / (1 - beta1**step)
+        bias_correction2_sqrt = math.sqrt(1 - beta2**step)
+        denom = torch._foreach_sqrt(exp_avg_sqs)
+        torch._foreach_div_(denom, bias_correction2_sqrt)
+        torch._foreach_add_(denom, eps)
+        torch._foreach_addcdiv_(params, exp_avgs, denom, -step_size)
+
+    def sgd_step(
+        self, params, grads, momentum_buffers, lr, momentum, dampening, nesterov, weight_decay
+    ):
+        new_buffers = []
+        for param, grad, buf in zip(params, grads, momentum_buffers):
+            if weight_decay != 0:
+                grad = grad.add(param, alpha=weight_decay)
+            if momentum != 0:
+                if buf is None:
+                    buf = grad.clone()
+                else:
+                    buf.mul_(momentum).add_(grad, alpha=1 - dampening)
+                grad = grad.add(buf, alpha=momentum) if nesterov else buf
+            param.add_(grad, alpha=-lr)
+            new_buffers.append(buf)
+        return new_buffers
+
+    def global_norm(self, arrays, norm_type):
+        norms = torch._foreach_norm(arrays, norm_type)
+        return torch.linalg.vector_norm(torch.stack(norms), norm_type)
+
+    def scale_(self, arrays, factor):
+        torch._foreach_mul_(arrays, factor.to(arrays[0].dtype) if arrays else factor)
+
+    def copy_(self, dst, src):
+        dst.copy_(src)
+
+
+def is_available(device: str) -> bool:
+    """Whether the torch device exists on this machine."""
+    kind = torch.device(device).type
+    return kind == "cpu" or (kind == "cuda" and torch.cuda.is_available())
+
+
+__all__: Sequence[str] = ["ReferenceBackend", "is_available"]

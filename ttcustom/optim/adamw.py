@@ -1,0 +1,47 @@
+"""AdamW (decoupled weight decay), numerically matching torch.optim.AdamW."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+
+from ttcustom.autograd.tensor import Tensor
+from ttcustom.optim.optimizer import Optimizer
+
+
+class AdamW(Optimizer):
+    def __init__(self, params: Iterable, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False) -> None:
+        if amsgrad:
+            raise NotImplementedError("AdamW(amsgrad=True) is not supported")
+        if not 0.0 <= betas[0] < 1.0 or not 0.0 <= betas[1] < 1.0:
+            raise ValueError(f"invalid betas {betas}: each must be in [0, 1)")
+        if eps < 0 or weight_decay < 0:
+            raise ValueError(f"invalid eps ({eps}) or weight_decay ({weight_decay})")
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay))
+
+    def _step_group(self, group: dict, params: list[Tensor]) -> None:
+        by_step: defaultdict[int, list[Tensor]] = defaultdict(list)
+        for param in params:
+            state = self.state[param]
+            if not state:
+                state["step"] = 0
+                state["exp_avg"] = _zeros_like(param)
+                state["exp_avg_sq"] = _zeros_like(param)
+            state["step"] += 1
+            by_step[state["step"]].append(param)
+        beta1, beta2 = group["betas"]
+        for step, members in by_step.items():
+            states = [self.state[p] for p in members]
+            members[0].backend.adamw_step(
+                [p.data for p in members],
+                [p.grad.data for p in members],
+                [s["exp_avg"].data for s in states],
+                [s["exp_avg_sq"].data for s in states],
+                step, group["lr"], beta1, beta2, group["eps"], group["weight_decay"],
+            )
+
+
+def _zeros_like(param: Tensor) -> Tensor:
+    backend = param.backend
+    return Tensor(backend.full(param.shape, 0.0, param.dtype), backend)

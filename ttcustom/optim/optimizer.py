@@ -1,0 +1,128 @@
+"""`Optimizer`: torch.optim's param_groups, state and state_dict contract."""
+
+from __future__ import annotations
+
+import copy
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import torch
+
+from ttcustom.autograd.function import no_grad
+from ttcustom.autograd.tensor import Tensor
+
+
+class Optimizer:
+    """Holds param groups (dicts of params + hyperparameters) and per-parameter state.
+
+    Subclasses implement `_step_group(group, params_with_grad)`; steps run as backend
+    primitives on the device and never read values back to the host.
+    """
+
+    def __init__(self, params: Iterable[Tensor] | Iterable[dict], defaults: dict[str, Any]) -> None:
+        self.defaults = defaults
+        self.state: defaultdict[Tensor, dict[str, Any]] = defaultdict(dict)
+        self.param_groups: list[dict[str, Any]] = []
+        groups = list(params)
+        if not groups:
+            raise ValueError(f"{type(self).__name__} got an empty parameter list")
+        if not isinstance(groups[0], dict):
+            groups = [{"params": groups}]
+        for group in groups:
+            self.add_param_group(group)
+
+    def add_param_group(self, group: dict[str, Any]) -> None:
+        group = dict(group)
+        params = group["params"]
+        group["params"] = [params] if isinstance(params, Tensor) else list(params)
+        for name, default in self.defaults.items():
+            group.setdefault(name, default)
+        unknown = set(group) - set(self.defaults) - {"params"}
+        if unknown:
+            raise ValueError(f"{type(self).__name__}: unknown param-group options {sorted(unknown)}; "
+                             f"allowed: {sorted(self.defaults)}")
+        seen = {id(p) for g in self.param_groups for p in g["params"]}
+        for param in group["params"]:
+            if not isinstance(param, Tensor):
+                raise TypeError(f"optimizer params must be ttcustom Tensors, got {type(param).__name__}")
+            if id(param) in seen:
+                raise ValueError("a parameter appears in more than one parameter group")
+        self._validate(group)
+        self.param_groups.append(group)
+
+    def _validate(self, group: dict[str, Any]) -> None:
+        if group["lr"] < 0:
+            raise ValueError(f"invalid learning rate: {group['lr']}")
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for group in self.param_groups:
+            for param in group["params"]:
+                if param.grad is None:
+                    continue
+                if set_to_none:
+                    param.grad = None
+                else:
+                    param.grad.zero_()
+
+    @no_grad()
+    def step(self, closure: Callable[[], Tensor] | None = None) -> Tensor | None:
+        loss = None
+        if closure is not None:
+            from ttcustom.autograd.function import enable_grad
+
+            with enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            params = [p for p in group["params"] if p.grad is not None]
+            if params:
+                self._step_group(group, params)
+        return loss
+
+    def _step_group(self, group: dict[str, Any], params: list[Tensor]) -> None:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ state_dict
+    def state_dict(self) -> dict[str, Any]:
+        """torch layout: params replaced by their index; state keyed by that index."""
+        index: dict[int, int] = {}
+        groups = []
+        for group in self.param_groups:
+            packed = {k: v for k, v in group.items() if k != "params"}
+            packed["params"] = [index.setdefault(id(p), len(index)) for p in group["params"]]
+            groups.append(packed)
+        state = {
+            index[id(p)]: {k: (v.detach() if isinstance(v, Tensor) else v) for k, v in s.items()}
+            for p, s in self.state.items()
+            if id(p) in index
+        }
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        groups = state_dict["param_groups"]
+        if len(groups) != len(self.param_groups):
+            raise ValueError(f"optimizer state has {len(groups)} param groups, this optimizer "
+                             f"has {len(self.param_groups)}")
+        params: list[Tensor] = []
+        for saved, own in zip(groups, self.param_groups):
+            if len(saved["params"]) != len(own["params"]):
+                raise ValueError(f"optimizer state group has {len(saved['params'])} params, this "
+                                 f"optimizer's group has {len(own['params'])}")
+            params.extend(own["params"])
+            own.update({k: copy.deepcopy(v) for k, v in saved.items() if k != "params"})
+        self.state = defaultdict(dict)
+        for key, values in state_dict["state"].items():
+            param = params[int(key)]
+            self.state[param] = {k: _to_backend(v, param) for k, v in values.items()}
+
+
+def _to_backend(value: Any, param: Tensor) -> Any:
+    """Optimizer state values become Tensors on the param's backend (copied)."""
+    backend = param.backend
+    if isinstance(value, Tensor):
+        value = value.to_torch()
+    if isinstance(value, torch.Tensor):
+        if value.dim() == 0:
+            return value.item()
+        return Tensor(backend.upload(value, param.dtype if value.is_floating_point() else None), backend)
+    return value

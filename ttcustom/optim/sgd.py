@@ -1,0 +1,34 @@
+"""SGD with momentum, dampening, Nesterov and weight decay, as torch.optim.SGD."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from ttcustom.autograd.tensor import Tensor
+from ttcustom.optim.optimizer import Optimizer
+
+
+class SGD(Optimizer):
+    def __init__(self, params: Iterable, lr: float = 1e-3, momentum: float = 0.0,
+                 dampening: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False) -> None:
+        if momentum < 0 or weight_decay < 0:
+            raise ValueError(f"invalid momentum ({momentum}) or weight_decay ({weight_decay})")
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+        super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
+                                      weight_decay=weight_decay, nesterov=nesterov))
+
+    def _step_group(self, group: dict, params: list[Tensor]) -> None:
+        backend = params[0].backend
+        buffers = [self.state[p].get("momentum_buffer") for p in params]
+        new_buffers = backend.sgd_step(
+            [p.data for p in params],
+            [p.grad.data for p in params],
+            [b.data if b is not None else None for b in buffers],
+            group["lr"], group["momentum"], group["dampening"], group["nesterov"],
+            group["weight_decay"],
+        )
+        if group["momentum"] != 0:
+            for param, old, new in zip(params, buffers, new_buffers):
+                if old is None:
+                    self.state[param]["momentum_buffer"] = Tensor(new, backend)
