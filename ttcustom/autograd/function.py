@@ -129,9 +129,11 @@ class AccumulateGrad:
         if leaf.grad is None:
             # An array may reach two leaves (x + y); give each its own so in-place
             # updates of one .grad (clipping, all-reduce) cannot touch the other.
-            if id(grad) in seen:
+            storage = backend.storage_id(grad)
+            if storage in seen:
                 grad = backend.add(grad, 0.0)
-            seen.add(id(grad))
+                storage = backend.storage_id(grad)
+            seen.add(storage)
             leaf.grad = Tensor(grad, backend)
         else:
             leaf.grad = Tensor(backend.add(leaf.grad.data, grad), backend)

@@ -205,6 +205,9 @@ class Tensor:
     def exp(self) -> Tensor:
         return F.exp(self)
 
+    def pow(self, exponent: float) -> Tensor:
+        return F.pow(self, exponent)
+
     def log(self) -> Tensor:
         return F.log(self)
 

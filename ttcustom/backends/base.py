@@ -70,6 +70,10 @@ class Backend(abc.ABC):
     def full(self, shape: Shape, value: float, dtype: torch.dtype) -> Array:
         """A new array filled with `value`, created on the device."""
 
+    def storage_id(self, a: Array) -> int:
+        """Identity of the memory behind `a`: equal for two views of one buffer."""
+        return id(a)
+
     def synchronize(self) -> None:
         """Wait for queued device work (no-op where execution is synchronous)."""
 

@@ -150,7 +150,11 @@ class ReferenceBackend(Backend):
         return a.sum() if dims is None and not keepdim else a.sum(dim=dims, keepdim=keepdim)
 
     def expand(self, a, shape):
-        return a.expand(shape)
+        # Materialised: a stride-0 view could end up as a .grad updated in place.
+        return a.expand(shape).contiguous()
+
+    def storage_id(self, a):
+        return a.untyped_storage().data_ptr()
 
     # ------------------------------------------------------------------ matmul
     def matmul(self, a, b, transpose_a=False, transpose_b=False):
@@ -181,16 +185,25 @@ class ReferenceBackend(Backend):
         return _aten._fused_rms_norm(x, [x.shape[-1]], weight, eps)
 
     def rms_norm_backward(self, grad, x, weight, rstd):
-        mask = [True, weight is not None]
-        return _aten._fused_rms_norm_backward(grad, x, [x.shape[-1]], rstd, weight, mask)
+        # torch has no CPU kernel for _fused_rms_norm_backward; the formula, in fp32:
+        # dx = rstd * (g - x_hat * mean(g * x_hat)), g = grad * weight.
+        x_hat = x.float() * rstd
+        grad32 = grad.float()
+        g = grad32 * weight.float() if weight is not None else grad32
+        dx = rstd * (g - x_hat * (g * x_hat).mean(-1, keepdim=True))
+        dw = None
+        if weight is not None:
+            dw = (grad32 * x_hat).reshape(-1, x.shape[-1]).sum(0).to(weight.dtype)
+        return dx.to(x.dtype), dw
 
     def layer_norm(self, x, weight, bias, eps):
         return _aten.native_layer_norm(x, [x.shape[-1]], weight, bias, eps)
 
     def layer_norm_backward(self, grad, x, weight, mean, rstd):
         mask = [True, weight is not None, weight is not None]
+        # The kernel reads only the bias's shape (to size d bias); its values are unused.
         dx, dw, db = _aten.native_layer_norm_backward(
-            grad, x, [x.shape[-1]], mean, rstd, weight, None, mask
+            grad, x, [x.shape[-1]], mean, rstd, weight, weight, mask
         )
         return dx, dw, db
 
