@@ -15,7 +15,8 @@ import torch
 from ttcustom import random as _random
 from ttcustom.autograd.tensor import Tensor
 from ttcustom.ops import elementwise as ew
-from ttcustom.ops import linalg, nn, shape as shp
+from ttcustom.ops import linalg, nn
+from ttcustom.ops import shape as shp
 
 Scalar = int | float
 

@@ -221,7 +221,7 @@ class Module:
         with no_grad():
             for module in self.modules():
                 for registry in (module._parameters, module._buffers):
-                    for name, value in registry.items():
+                    for value in registry.values():
                         if value is not None:
                             _move_(value, target)
         return self
