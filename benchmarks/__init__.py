@@ -1,0 +1,1 @@
+"""Benchmarks: ttcustom against plain PyTorch in the same process (`python -m benchmarks`)."""
