@@ -6,15 +6,35 @@ from the same numbers as the same torch model) and copied onto the backend.
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import torch
 
 from ttcustom.autograd.tensor import Tensor
 
+_enabled = True
+
+
+@contextlib.contextmanager
+def skip_init() -> Iterator[None]:
+    """Inside, initialisers leave tensors as they are (zeros from construction).
+
+    For modules whose values are loaded from a checkpoint right after: drawing and
+    uploading every weight first would double the work of loading a large model.
+    """
+    global _enabled
+    previous, _enabled = _enabled, False
+    try:
+        yield
+    finally:
+        _enabled = previous
+
 
 def _init_(tensor: Tensor, fill: Callable[[torch.Tensor], object]) -> Tensor:
+    if not _enabled:
+        return tensor
     host = torch.empty(tensor.shape, dtype=torch.float32)
     fill(host)
     return tensor.copy_(host)
