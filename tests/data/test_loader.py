@@ -64,3 +64,12 @@ def test_distributed_shards_are_disjoint_and_cover_the_data():
 def test_without_shuffle_the_order_is_the_dataset_order():
     loader = DataLoader(dataset(4), batch_size=2, shuffle=False)
     assert drain(loader, 2) == [[0, 1], [2, 3]]
+
+
+def test_the_distributed_packages_sampler_plugs_in():
+    from ttcustom.distributed import DistributedSampler
+
+    data = dataset(8)
+    shards = [drain(DataLoader(data, batch_size=2, sampler=DistributedSampler(
+        data, num_replicas=2, rank=r, seed=5)), 2) for r in range(2)]
+    assert sorted(sum(sum(shards, []), [])) == list(range(8))

@@ -14,12 +14,14 @@ class DataLoader:
 
     `state_dict()` is (epoch, batch_index) of the next batch; after `load_state_dict`
     iteration continues with exactly the batch an uninterrupted run would get next.
-    Pass a `sampler` (e.g. `ShuffleSampler(..., num_replicas, rank)`) for distributed runs.
+    A `sampler` is anything with `set_epoch`, `__len__` and `__iter__` whose order
+    depends only on the epoch: `ShuffleSampler(..., num_replicas, rank)` or
+    `ttcustom.distributed.DistributedSampler` for data-parallel runs.
     """
 
     def __init__(self, dataset: Sequence[Any], batch_size: int, *, shuffle: bool = True,
                  seed: int = 0, drop_last: bool = True, collate_fn: Callable | None = None,
-                 sampler: ShuffleSampler | None = None) -> None:
+                 sampler: Any = None) -> None:
         if batch_size <= 0:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
         self.dataset = dataset
@@ -39,7 +41,8 @@ class DataLoader:
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
     def __iter__(self) -> Iterator[Batch]:
-        indices = self.sampler.indices(self.epoch)
+        self.sampler.set_epoch(self.epoch)
+        indices = list(self.sampler)
         while self.batch_index < len(self):
             start = self.batch_index * self.batch_size
             chunk = indices[start:start + self.batch_size]
@@ -47,7 +50,6 @@ class DataLoader:
             yield self.collate_fn([self.dataset[i] for i in chunk])
         self.epoch += 1
         self.batch_index = 0
-        self.sampler.set_epoch(self.epoch)
 
     def state_dict(self) -> dict[str, int]:
         return {"epoch": self.epoch, "batch_index": self.batch_index}
@@ -55,4 +57,3 @@ class DataLoader:
     def load_state_dict(self, state: dict[str, int]) -> None:
         self.epoch = int(state["epoch"])
         self.batch_index = int(state["batch_index"])
-        self.sampler.set_epoch(self.epoch)
