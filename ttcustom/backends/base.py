@@ -181,8 +181,11 @@ class Backend(abc.ABC):
     def embedding(self, ids: Array, weight: Array) -> Array: ...
 
     @abc.abstractmethod
-    def embedding_backward(self, grad: Array, ids: Array, num_embeddings: int) -> Array:
-        """Gradient of the embedding table: rows of `grad` summed per id."""
+    def embedding_backward(self, grad: Array, ids: Array, weight: Array) -> Array:
+        """Gradient of the embedding table (shaped like `weight`): rows of `grad` summed per id.
+
+        `weight` supplies the table's shape (ttnn's embedding_bw takes the table itself).
+        """
 
     @abc.abstractmethod
     def rms_norm(self, x: Array, weight: Array | None, eps: float) -> tuple[Array, Array]:
@@ -233,11 +236,14 @@ class Backend(abc.ABC):
         mask: Array | None,
         is_causal: bool,
         scale: float,
-    ) -> tuple[Array, Array]:
+        need_logsumexp: bool = True,
+    ) -> tuple[Array, Array | None]:
         """Scaled dot-product attention -> (out, logsumexp).
 
         q is [B, H, S, D]; k, v are [B, Hkv, S_k, D] with H a multiple of Hkv (GQA).
-        `mask` is additive and broadcasts to [B, H, S, S_k].
+        `mask` is additive and broadcasts to [B, H, S, S_k]. With `need_logsumexp`
+        False (no backward will run) a backend may use a forward-only fused kernel and
+        return None for the logsumexp.
         """
 
     @abc.abstractmethod
@@ -258,7 +264,11 @@ class Backend(abc.ABC):
     def cross_entropy(
         self, logits: Array, target: Array, ignore_index: int, reduction: str
     ) -> tuple[Array, Array]:
-        """(loss, logsumexp) for logits [N, V] and int targets [N]."""
+        """(loss, logsumexp) for logits [N, V] and int targets [N].
+
+        The logsumexp is handed back to `cross_entropy_backward` only; a backend that
+        recomputes it there (fused log-softmax kernels) may return None instead.
+        """
 
     @abc.abstractmethod
     def cross_entropy_backward(

@@ -178,8 +178,8 @@ class ReferenceBackend(Backend):
     def embedding(self, ids, weight):
         return F.embedding(ids, weight)
 
-    def embedding_backward(self, grad, ids, num_embeddings):
-        return _aten.embedding_dense_backward(grad, ids, num_embeddings, -1, False)
+    def embedding_backward(self, grad, ids, weight):
+        return _aten.embedding_dense_backward(grad, ids, weight.shape[0], -1, False)
 
     def rms_norm(self, x, weight, eps):
         return _aten._fused_rms_norm(x, [x.shape[-1]], weight, eps)
@@ -224,7 +224,7 @@ class ReferenceBackend(Backend):
         rotated = torch.cat((-x[..., half:], x[..., :half]), dim=-1)
         return x * cos + rotated * sin
 
-    def sdpa(self, q, k, v, mask, is_causal, scale):
+    def sdpa(self, q, k, v, mask, is_causal, scale, need_logsumexp=True):
         heads = q.shape[1]
         k, v = _expand_kv(k, heads), _expand_kv(v, heads)
         if self._use_flash_cpu(q, mask):

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from ttcustom.autograd.function import Function
+from ttcustom.autograd.function import Function, is_grad_enabled
 
 
 class Embedding(Function):
     @staticmethod
     def forward(ctx, ids, weight):
-        ctx.num_embeddings = ctx.backend.shape(weight)[0]
-        ctx.save_for_backward(ids)
+        ctx.save_for_backward(ids, weight)
         return ctx.backend.embedding(ids, weight)
 
     @staticmethod
     def backward(ctx, grad):
-        (ids,) = ctx.saved
-        return None, ctx.backend.embedding_backward(grad, ids, ctx.num_embeddings)
+        ids, weight = ctx.saved
+        return None, ctx.backend.embedding_backward(grad, ids, weight)
 
 
 class RMSNorm(Function):
@@ -91,7 +90,8 @@ class ScaledDotProductAttention(Function):
     @staticmethod
     def forward(ctx, q, k, v, mask, is_causal, scale):
         ctx.is_causal, ctx.scale = is_causal, scale
-        out, lse = ctx.backend.sdpa(q, k, v, mask, is_causal, scale)
+        need_lse = is_grad_enabled() and any(ctx.needs_input_grad[:3])
+        out, lse = ctx.backend.sdpa(q, k, v, mask, is_causal, scale, need_logsumexp=need_lse)
         ctx.save_for_backward(q, k, v, out, lse, mask)
         return out
 
