@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 import torch
 
@@ -11,20 +9,14 @@ import ttcustom as tc
 from tests.distributed.ddp_worker import TinyMLP, build_model, micro_batch
 from ttcustom import nn
 from ttcustom.distributed import Communicator, DistributedDataParallel
+from ttcustom.distributed.comm import Done
 from ttcustom.distributed.flat import group_by_size
 from ttcustom.distributed.reducer import Reducer
 
 
-class _Done:
-    def __init__(self, result: Any) -> None:
-        self.result = result
-
-    def wait(self) -> Any:
-        return self.result
-
-
 class TwinReplicas(Communicator):
-    """Two replicas that computed the same gradients; records each collective's size."""
+    """Two replicas that computed the same gradients (so the mean is the local gradient);
+    records the element count of each collective."""
 
     def __init__(self, broadcast_value: float | None = None) -> None:
         self.reduced: list[int] = []
@@ -34,12 +26,14 @@ class TwinReplicas(Communicator):
     def size(self) -> int:
         return 2
 
-    def all_reduce_sum(self, flat):
-        self.reduced.append(flat.numel())
-        return _Done(flat * 2)
+    def all_reduce_mean(self, backend, arrays):
+        self.reduced.append(sum(a.numel() for a in arrays))
+        return Done([a.clone() for a in arrays])
 
-    def broadcast(self, flat):
-        return flat if self.broadcast_value is None else torch.full_like(flat, self.broadcast_value)
+    def broadcast(self, backend, arrays):
+        if self.broadcast_value is None:
+            return arrays
+        return [torch.full_like(a, self.broadcast_value) for a in arrays]
 
     def check_same(self, what, items):
         pass

@@ -1,10 +1,10 @@
 """Communicators: the one place where data-parallel replicas exchange arrays.
 
-DDP only ever needs three things from a transport: sum a flat array over the replicas
-(asynchronously, so reduction overlaps the rest of backward), copy replica 0's array to
-the others, and check the replicas agree on a small Python value. `TorchCommunicator`
-does that with `torch.distributed` over the reference backend's torch arrays; the tt
-mesh does it with ttnn CCL ops (`ttcustom.distributed.mesh`).
+DDP only ever needs three things from a transport: average a bucket of arrays over the
+replicas (asynchronously, so reduction overlaps the rest of backward), copy replica 0's
+arrays to the others, and check the replicas agree on a small Python value.
+`TorchCommunicator` does that with `torch.distributed`, packing each bucket into one
+flat torch buffer; a tt mesh does it with ttnn CCL ops (`ttcustom.distributed.mesh`).
 """
 
 from __future__ import annotations
@@ -15,14 +15,25 @@ from typing import Any, Protocol
 import torch
 import torch.distributed as dist
 
-from ttcustom.backends.base import Array
+from ttcustom.backends.base import Array, Backend, Shape
 from ttcustom.distributed.errors import DistributedError, collective_failed
+from ttcustom.distributed.flat import flatten, unflatten
 
 
 class Pending(Protocol):
-    """A collective in flight; `wait()` returns its result array."""
+    """A collective in flight; `wait()` returns its result arrays."""
 
-    def wait(self) -> Array: ...
+    def wait(self) -> list[Array]: ...
+
+
+class Done:
+    """A collective that completed when it was issued."""
+
+    def __init__(self, result: list[Array]) -> None:
+        self.result = result
+
+    def wait(self) -> list[Array]:
+        return self.result
 
 
 class Communicator(abc.ABC):
@@ -34,12 +45,12 @@ class Communicator(abc.ABC):
         """How many replicas' gradients are averaged."""
 
     @abc.abstractmethod
-    def all_reduce_sum(self, flat: Array) -> Pending:
-        """Start summing the 1-D `flat` over replicas; the result replaces it on each."""
+    def all_reduce_mean(self, backend: Backend, arrays: list[Array]) -> Pending:
+        """Start averaging `arrays` (one bucket, one dtype) over the replicas."""
 
     @abc.abstractmethod
-    def broadcast(self, flat: Array) -> Array:
-        """Replica 0's values of the 1-D `flat`, on every replica."""
+    def broadcast(self, backend: Backend, arrays: list[Array]) -> list[Array]:
+        """Replica 0's values of `arrays`, on every replica."""
 
     @abc.abstractmethod
     def check_same(self, what: str, items: list[Any]) -> None:
@@ -63,21 +74,22 @@ class TorchCommunicator(Communicator):
     def size(self) -> int:
         return dist.get_world_size(self.group)
 
-    def all_reduce_sum(self, flat: Array) -> Pending:
-        _require_torch(flat)
+    def all_reduce_mean(self, backend: Backend, arrays: list[Array]) -> Pending:
+        # Pre-divide (as torch DDP does) so the sum over replicas is already the mean.
+        flat = backend.mul(_flat_torch(backend, arrays), 1.0 / self.size)
         try:
             work = dist.all_reduce(flat, op=dist.ReduceOp.SUM, group=self.group, async_op=True)
         except RuntimeError as error:
             raise collective_failed("gradient all-reduce", error) from error
-        return _TorchPending(work, flat)
+        return _TorchPending(work, backend, flat, [backend.shape(a) for a in arrays])
 
-    def broadcast(self, flat: Array) -> Array:
-        _require_torch(flat)
+    def broadcast(self, backend: Backend, arrays: list[Array]) -> list[Array]:
+        flat = _flat_torch(backend, arrays)
         try:
             dist.broadcast(flat, src=self._src, group=self.group)
         except RuntimeError as error:
             raise collective_failed("broadcast from rank 0", error) from error
-        return flat
+        return unflatten(backend, flat, [backend.shape(a) for a in arrays])
 
     def check_same(self, what: str, items: list[Any]) -> None:
         gathered: list[Any] = [None] * self.size
@@ -91,23 +103,27 @@ class TorchCommunicator(Communicator):
 
 
 class _TorchPending:
-    def __init__(self, work: dist.Work, flat: torch.Tensor) -> None:
-        self.work, self.flat = work, flat
+    def __init__(self, work: dist.Work, backend: Backend, flat: torch.Tensor,
+                 shapes: list[Shape]) -> None:
+        self.work, self.backend, self.flat, self.shapes = work, backend, flat, shapes
 
-    def wait(self) -> Array:
+    def wait(self) -> list[Array]:
         try:
             self.work.wait()
         except RuntimeError as error:
             raise collective_failed("gradient all-reduce", error) from error
-        return self.flat
+        return unflatten(self.backend, self.flat, self.shapes)
 
 
-def _require_torch(flat: Array) -> None:
+def _flat_torch(backend: Backend, arrays: list[Array]) -> torch.Tensor:
+    """The arrays packed into one torch buffer (the form torch.distributed sends)."""
+    flat = flatten(backend, arrays)
     if not isinstance(flat, torch.Tensor):
         raise TypeError(
-            f"TorchCommunicator reduces torch arrays (the cpu/cuda backends), got "
+            f"TorchCommunicator sends torch arrays (the cpu/cuda backends), got "
             f"{type(flat).__name__}; a tt model reduces over its mesh (device_config.mesh_shape)"
         )
+    return flat
 
 
 def _first_difference(what: str, reference: list[Any], theirs: list[Any], rank: int) -> str:

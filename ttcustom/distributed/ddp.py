@@ -19,7 +19,7 @@ from ttcustom.autograd.function import AccumulateGrad, is_grad_enabled, no_grad
 from ttcustom.autograd.tensor import Tensor
 from ttcustom.backends.base import Backend
 from ttcustom.distributed.comm import Communicator, TorchCommunicator
-from ttcustom.distributed.flat import flatten, group_by_size, unflatten
+from ttcustom.distributed.flat import group_by_size
 from ttcustom.distributed.reducer import Reducer
 from ttcustom.nn.module import Module, Parameter
 
@@ -101,8 +101,7 @@ def broadcast_from_rank0(comm: Communicator, tensors: Sequence[Tensor]) -> None:
     for group in group_by_size(tensors, BROADCAST_BUCKET_BYTES):
         members = [tensors[i] for i in group]
         backend = members[0].backend
-        flat = comm.broadcast(flatten(backend, [t.data for t in members]))
-        for tensor, value in zip(members, unflatten(backend, flat, [t.shape for t in members])):
+        for tensor, value in zip(members, comm.broadcast(backend, [t.data for t in members])):
             backend.copy_(tensor.data, value)
 
 

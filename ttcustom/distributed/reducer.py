@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from ttcustom.autograd.tensor import Tensor
 from ttcustom.distributed.comm import Communicator, Pending
-from ttcustom.distributed.flat import flatten, group_by_size, unflatten
+from ttcustom.distributed.flat import group_by_size
 from ttcustom.nn.module import Parameter
 
 # Round states: gradients stay local / a synchronised backward is expected / it is done.
@@ -127,17 +127,13 @@ class Reducer:
         backend = bucket.params[0].backend
         grads = [p.grad.data if p.grad is not None else backend.full(p.shape, 0.0, p.dtype)
                  for p in bucket.params]
-        # Pre-divide (as torch DDP does) so the sum of replicas is already the mean.
-        flat = backend.mul(flatten(backend, grads), 1.0 / self.comm.size)
-        bucket.result = self.comm.all_reduce_sum(flat)
+        bucket.result = self.comm.all_reduce_mean(backend, grads)
 
     def _finish(self) -> None:
         self._state = REDUCED
         for bucket in self.buckets:
             backend = bucket.params[0].backend
-            flat = bucket.result.wait()
-            shapes = [p.shape for p in bucket.params]
-            for param, grad in zip(bucket.params, unflatten(backend, flat, shapes)):
+            for param, grad in zip(bucket.params, bucket.result.wait()):
                 param.grad = Tensor(grad, backend)
             bucket.result = None
         self._ready.clear()
