@@ -1,0 +1,305 @@
+"""`CausalLM`: the decoder-only language model every supported architecture instantiates.
+
+Embeddings -> `TransformerBlock` x N -> final norm -> LM head, with the loss of
+transformers' causal-LM heads (labels shifted inside, ignore_index=-100). What differs
+between architectures comes from `config.family`; subclasses pin the model types they
+accept and their checkpoint `weight_table`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+
+from ttcustom import functional as F
+from ttcustom.autograd.function import is_grad_enabled
+from ttcustom.autograd.tensor import Tensor
+from ttcustom.backends import Backend, get_backend
+from ttcustom.creation import from_torch, full
+from ttcustom.models.checkpointing import checkpoint
+from ttcustom.models.config import GELU_ACTS, ConfigError, ModelConfig
+from ttcustom.models.weights import WeightTable
+from ttcustom.nn import init
+from ttcustom.nn.containers import ModuleList
+from ttcustom.nn.layers import Dropout, Embedding, LayerNorm, Linear, RMSNorm
+from ttcustom.nn.module import Module
+from ttcustom.nn.transformer import (
+    MLP,
+    Attention,
+    AttentionInputs,
+    GatedMLP,
+    KVCache,
+    RotaryEmbedding,
+    TransformerBlock,
+)
+
+IGNORE_INDEX = -100
+
+
+@dataclass
+class CausalLMOutput:
+    """`loss` (scalar Tensor, or None without labels) and `logits` [B, S, V]."""
+
+    loss: Tensor | None
+    logits: Tensor
+
+
+def _norm(config: ModelConfig, dtype: torch.dtype, device: Backend) -> Module:
+    if config.family.norm == "rms":
+        return RMSNorm(config.hidden_size, config.norm_eps, device, dtype)
+    return LayerNorm(config.hidden_size, config.norm_eps, True, device, dtype)
+
+
+def build_block(config: ModelConfig, dtype: torch.dtype, device: Backend) -> TransformerBlock:
+    """One decoder layer as `config` describes it."""
+    family = config.family
+    attn = Attention(
+        config.hidden_size, config.num_attention_heads, config.num_key_value_heads,
+        config.head_dim,
+        qkv_bias=family.qkv_bias or family.all_bias or config.attention_bias,
+        o_bias=family.all_bias or config.attention_bias,
+        qk_norm_eps=config.norm_eps if family.qk_norm else None,
+        fused_qkv=family.fused_qkv, dtype=dtype, device=device,
+    )
+    if family.mlp == "gated":
+        mlp = GatedMLP(config.hidden_size, config.intermediate_size, config.mlp_bias, dtype, device)
+    else:
+        mlp = MLP(config.hidden_size, config.intermediate_size, GELU_ACTS[config.hidden_act],
+                  True, dtype, device)
+    return TransformerBlock(attn, mlp, _norm(config, dtype, device), _norm(config, dtype, device),
+                            config.hidden_dropout)
+
+
+class CausalLM(Module):
+    """A decoder-only LM; call it like a transformers `*ForCausalLM` model."""
+
+    model_types: ClassVar[tuple[str, ...]] = ()
+    weight_table: ClassVar[WeightTable]
+
+    def __init__(self, config: ModelConfig, dtype: torch.dtype | None = None,
+                 backend: str | Backend | None = None) -> None:
+        super().__init__()
+        if config.model_type not in self.model_types:
+            raise ConfigError(
+                f"{type(self).__name__} builds model types {self.model_types}, got "
+                f"{config.model_type!r}; use ttcustom.models.build_model(config)"
+            )
+        device = get_backend(backend)
+        dtype = dtype or device.default_float
+        self.config = config
+        self.gradient_checkpointing = False
+        self.embed_tokens = Embedding(config.vocab_size, config.hidden_size, device, dtype)
+        if config.family.positions == "learned":
+            self.embed_positions = Embedding(config.max_position_embeddings, config.hidden_size,
+                                             device, dtype)
+        else:
+            self.rotary = RotaryEmbedding(config.head_dim, config.rope_theta, config.rope_scaling,
+                                          config.max_position_embeddings, dtype, device)
+        self.embed_dropout = (Dropout(config.embedding_dropout)
+                              if config.embedding_dropout > 0 else None)
+        self.layers = ModuleList(build_block(config, dtype, device)
+                                 for _ in range(config.num_hidden_layers))
+        self.norm = _norm(config, dtype, device)
+        self.lm_head = Linear(config.hidden_size, config.vocab_size, False, device, dtype)
+        if config.tie_word_embeddings:
+            self.lm_head.weight = self.embed_tokens.weight
+
+    # ------------------------------------------------------------------ set-up
+    def init_weights(self) -> CausalLM:
+        """transformers' initialisation: normal(0, initializer_range) for linear and
+        embedding weights (GPT-2 scales residual projections by 1/sqrt(2 * layers)),
+        zero biases, unit norms."""
+        std = self.config.initializer_range
+        residual_std = std / math.sqrt(2 * self.config.num_hidden_layers)
+        scaled = {"o_proj", "fc_out"} if self.config.model_type == "gpt2" else set()
+        for name, module in self.named_modules():
+            if isinstance(module, (Linear, Embedding)):
+                leaf = name.rsplit(".", 1)[-1]
+                init.normal_(module.weight, 0.0, residual_std if leaf in scaled else std)
+            if isinstance(module, (RMSNorm, LayerNorm)):
+                init.ones_(module.weight)
+            bias = getattr(module, "bias", None)
+            if isinstance(bias, Tensor):
+                init.zeros_(bias)
+        return self
+
+    def gradient_checkpointing_enable(self) -> None:
+        """Recompute each block in backward instead of keeping its activations (training)."""
+        self.gradient_checkpointing = True
+
+    def gradient_checkpointing_disable(self) -> None:
+        self.gradient_checkpointing = False
+
+    # ------------------------------------------------------------------ forward
+    def forward(
+        self,
+        input_ids: Tensor | torch.Tensor,
+        attention_mask: Tensor | torch.Tensor | None = None,
+        labels: Tensor | torch.Tensor | None = None,
+        position_ids: Tensor | torch.Tensor | None = None,
+        kv_cache: KVCache | None = None,
+        logits_to_keep: int = 0,
+    ) -> CausalLMOutput:
+        """Logits (and the loss when `labels` are given) for a batch of token ids [B, S].
+
+        Host torch tensors are uploaded; `attention_mask` [B, past + S] marks real tokens
+        (1) and padding (0). `position_ids`, `kv_cache` and `logits_to_keep` (last N
+        positions only; 0 = all) serve generation.
+        """
+        backend = self.embed_tokens.weight.backend
+        ids = _on_device(input_ids, backend, "input_ids")
+        if ids.ndim != 2:
+            raise ValueError(f"input_ids must be [batch, seq], got shape {ids.shape}")
+        batch, seq = ids.shape
+        past = kv_cache.length if kv_cache is not None else 0
+        self._check_length(past + seq)
+        x = self.embed_tokens(ids)
+        positions = None if position_ids is None else _on_device(position_ids, backend,
+                                                                 "position_ids")
+        cos = sin = None
+        if self.config.family.positions == "learned":
+            x = x + self._learned_positions(past, seq, positions)
+        else:
+            cos, sin = self._rotary(past, seq, positions, position_ids)
+        mask, is_causal = self._mask(attention_mask, batch, seq, past, x.dtype, backend)
+        inputs = AttentionInputs(cos, sin, mask, is_causal)
+        if self.embed_dropout is not None:
+            x = self.embed_dropout(x)
+        x = self._run_layers(x, inputs, kv_cache)
+        x = self.norm(x)
+        if logits_to_keep:
+            x = x[:, -logits_to_keep:]
+        logits = self.lm_head(x)
+        loss = None
+        if labels is not None:
+            if logits_to_keep:
+                raise ValueError("labels and logits_to_keep cannot be combined")
+            loss = self._loss(logits, labels, backend)
+        return CausalLMOutput(loss, logits)
+
+    def _run_layers(self, x: Tensor, inputs: AttentionInputs, kv_cache: KVCache | None) -> Tensor:
+        if self.gradient_checkpointing and self.training and is_grad_enabled() and kv_cache is None:
+            replay = self.config.hidden_dropout > 0
+            for layer in self.layers:
+                x = checkpoint(layer, x, lambda h, layer=layer: layer(h, inputs), replay)
+            return x
+        caches = kv_cache.layers if kv_cache is not None else [None] * len(self.layers)
+        for layer, cache in zip(self.layers, caches):
+            x = layer(x, inputs, cache)
+        return x
+
+    def _check_length(self, total: int) -> None:
+        window = self.config.sliding_window
+        if window is not None and total > window:
+            raise NotImplementedError(
+                f"{total} tokens exceed sliding_window={window} from the model config; "
+                f"sliding-window attention is not supported: keep sequences <= {window}"
+            )
+        if self.config.family.positions == "learned" and total > self.config.max_position_embeddings:
+            raise ValueError(
+                f"{total} tokens exceed the {self.config.max_position_embeddings} learned "
+                "positions of this model; shorten the input"
+            )
+
+    def _learned_positions(self, past: int, seq: int, positions: Tensor | None) -> Tensor:
+        weight = self.embed_positions.weight
+        if positions is None:
+            return weight[past:past + seq]
+        return F.embedding(positions, weight)
+
+    def _rotary(self, past: int, seq: int, positions: Tensor | None,
+                host_positions: Any) -> tuple[Tensor, Tensor]:
+        if positions is None:
+            return self.rotary(past, seq)
+        source = host_positions if isinstance(host_positions, torch.Tensor) \
+            else positions.to_torch()
+        return self.rotary(past, seq, positions, int(source.max()))
+
+    @staticmethod
+    def _mask(attention_mask: Any, batch: int, seq: int, past: int, dtype: torch.dtype,
+              backend: Backend) -> tuple[Tensor | None, bool]:
+        """(additive mask, is_causal) for sdpa, built once per forward for all layers."""
+        total = past + seq
+        chunk_after_past = past > 0 and seq > 1
+        if isinstance(attention_mask, (list, tuple)):
+            attention_mask = torch.tensor(attention_mask)
+        if isinstance(attention_mask, torch.Tensor):
+            if tuple(attention_mask.shape) != (batch, total):
+                raise ValueError(f"attention_mask has shape {tuple(attention_mask.shape)}, "
+                                 f"expected ({batch}, {total}) = (batch, past + new tokens)")
+            if bool(attention_mask.all()):
+                attention_mask = None
+        if attention_mask is None and not chunk_after_past:
+            return None, past == 0
+        lowest = torch.finfo(dtype).min
+        causal = None
+        if chunk_after_past:
+            query_pos = torch.arange(past, total)[:, None]
+            causal = (torch.arange(total)[None, :] <= query_pos)[None, None]  # [1,1,S,T]
+        if attention_mask is None:
+            additive = torch.zeros(causal.shape).masked_fill(~causal, lowest)
+            return from_torch(additive, dtype, backend=backend), False
+        if isinstance(attention_mask, torch.Tensor):
+            keep = attention_mask[:, None, None, :].bool()
+            keep = keep & causal if causal is not None else keep
+            additive = torch.zeros(keep.shape).masked_fill(~keep, lowest)
+            return from_torch(additive, dtype, backend=backend), past == 0
+        if attention_mask.shape != (batch, total):
+            raise ValueError(f"attention_mask has shape {attention_mask.shape}, "
+                             f"expected ({batch}, {total})")
+        keep = F.cast(attention_mask, dtype).reshape(batch, 1, 1, total)
+        additive = (keep - 1.0) * torch.finfo(dtype).max
+        if causal is not None:
+            causal_add = torch.zeros(causal.shape).masked_fill(~causal, lowest)
+            additive = additive + from_torch(causal_add, dtype, backend=backend)
+        return additive, past == 0
+
+    @staticmethod
+    def _loss(logits: Tensor, labels: Any, backend: Backend) -> Tensor:
+        batch, seq, vocab = logits.shape
+        if isinstance(labels, torch.Tensor):
+            if tuple(labels.shape) != (batch, seq):
+                raise ValueError(f"labels have shape {tuple(labels.shape)}, expected "
+                                 f"({batch}, {seq}) like input_ids")
+            pad = torch.full((batch, 1), IGNORE_INDEX, dtype=labels.dtype)
+            shifted = from_torch(torch.cat([labels[:, 1:], pad], dim=1), backend=backend)
+        else:
+            labels = _on_device(labels, backend, "labels")
+            if labels.shape != (batch, seq):
+                raise ValueError(f"labels have shape {labels.shape}, expected ({batch}, {seq})")
+            pad = full((batch, 1), IGNORE_INDEX, dtype=labels.dtype, backend=backend)
+            shifted = F.cat([labels[:, 1:], pad], dim=1)
+        return F.cross_entropy(logits.reshape(batch * seq, vocab), shifted.reshape(batch * seq),
+                               ignore_index=IGNORE_INDEX)
+
+    # ------------------------------------------------------------------ generation
+    def generate(self, input_ids: Any, max_new_tokens: int, **kwargs: Any) -> torch.Tensor:
+        """`ttcustom.generation.generate(self, ...)`."""
+        from ttcustom.generation import generate
+
+        return generate(self, input_ids, max_new_tokens, **kwargs)
+
+    def extra_repr(self) -> str:
+        c = self.config
+        return f"model_type={c.model_type}, layers={c.num_hidden_layers}, hidden={c.hidden_size}"
+
+
+def _on_device(value: Any, backend: Backend, name: str) -> Tensor:
+    """A Tensor on `backend` from a Tensor, host torch tensor or nested list of ints."""
+    if isinstance(value, Tensor):
+        if value.backend is not backend:
+            raise ValueError(f"{name} lives on backend {value.backend.name}, the model on "
+                             f"{backend.name}; move it with .to()")
+        return value
+    if isinstance(value, (list, tuple)):
+        value = torch.tensor(value)
+    if not isinstance(value, torch.Tensor):
+        raise TypeError(f"{name} must be a ttcustom Tensor, a torch tensor or a list, "
+                        f"got {type(value).__name__}")
+    return from_torch(value, backend=backend)
+
+
+__all__ = ["CausalLM", "CausalLMOutput", "IGNORE_INDEX", "build_block"]

@@ -1,0 +1,243 @@
+"""`from_hf`: a transformers checkpoint (directory or in-memory model) -> a ttcustom model.
+
+Steps: read config.json -> `ModelConfig`; build the model without drawing initial
+values; check every checkpoint tensor's name and shape against the architecture's weight
+table (all problems reported together, before anything is loaded); then stream the
+tensors one at a time onto the backend. `.bin` (pickle) files load only with
+`allow_pickle=True`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ttcustom.autograd.function import no_grad
+from ttcustom.backends import Backend
+from ttcustom.models.causal_lm import CausalLM
+from ttcustom.models.config import ConfigError, ModelConfig
+from ttcustom.models.registry import model_class
+from ttcustom.models.safetensors_io import CheckpointError, iter_tensors, read_header
+from ttcustom.models.weights import relayout
+from ttcustom.nn import init
+
+SAFETENSORS = "model.safetensors"
+SAFETENSORS_INDEX = "model.safetensors.index.json"
+PICKLE = "pytorch_model.bin"
+PICKLE_INDEX = "pytorch_model.bin.index.json"
+
+
+@dataclass
+class Entry:
+    shape: tuple[int, ...]
+    dtype: torch.dtype
+    location: str  # file (or object) it comes from, for messages
+
+
+@dataclass
+class Checkpoint:
+    """Names, shapes and locations of a checkpoint's tensors, and a reader for them."""
+
+    label: str
+    entries: dict[str, Entry]
+    groups: list[tuple[Any, list[str]]] = field(default_factory=list)  # (file handle, names)
+    reader: Any = None  # (group key, names) -> iterator of (name, tensor)
+
+    def read(self, wanted: set[str]) -> Iterator[tuple[str, torch.Tensor]]:
+        for key, names in self.groups:
+            chosen = [n for n in names if n in wanted]
+            if chosen:
+                yield from self.reader(key, chosen)
+
+
+# ---------------------------------------------------------------------- public entry
+def from_hf(
+    source: str | os.PathLike | Any,
+    dtype: torch.dtype | None = None,
+    backend: str | Backend | None = None,
+    allow_pickle: bool = False,
+) -> CausalLM:
+    """A ttcustom model from a transformers checkpoint directory or in-memory model.
+
+    `dtype` defaults to the backend's float type (fp32 on the reference backend); the
+    checkpoint's own dtype is kept in `model.config.dtype` and used again by export.
+    """
+    if hasattr(source, "state_dict") and hasattr(source, "config"):
+        config, checkpoint = _from_transformers_model(source)
+    else:
+        config, checkpoint = _from_directory(Path(source), allow_pickle)
+    with init.skip_init():
+        model = model_class(config.model_type)(config, dtype=dtype, backend=backend)
+    load_weights(model, checkpoint)
+    return model
+
+
+def read_config(directory: str | os.PathLike) -> ModelConfig:
+    """The `ModelConfig` of a checkpoint directory (its config.json)."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise CheckpointError(
+            f"{directory}: no such checkpoint directory. Download the model first, e.g. "
+            f"`huggingface-cli download ORG/NAME --local-dir {directory}`"
+        )
+    path = directory / "config.json"
+    if not path.is_file():
+        raise CheckpointError(f"{directory}: no config.json; a transformers checkpoint "
+                              "directory holds config.json next to its weight files")
+    try:
+        hf = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise CheckpointError(f"{path}: not valid JSON ({err})") from None
+    config = ModelConfig.from_hf_dict(hf, source=str(path))
+    config.name_or_path = str(directory)
+    generation = directory / "generation_config.json"
+    if generation.is_file():
+        config.generation_config = json.loads(generation.read_text())
+    return config
+
+
+# ---------------------------------------------------------------------- sources
+def _from_directory(directory: Path, allow_pickle: bool) -> tuple[ModelConfig, Checkpoint]:
+    config = read_config(directory)
+    if (directory / SAFETENSORS_INDEX).is_file():
+        index = directory / SAFETENSORS_INDEX
+        return config, _safetensors_checkpoint(directory, _read_index(index), index)
+    if (directory / SAFETENSORS).is_file():
+        single = directory / SAFETENSORS
+        return config, _safetensors_checkpoint(directory, {single: []}, None)
+    pickled = directory / PICKLE_INDEX if (directory / PICKLE_INDEX).is_file() else (
+        directory / PICKLE if (directory / PICKLE).is_file() else None)
+    if pickled is not None:
+        if not allow_pickle:
+            raise CheckpointError(
+                f"{pickled}: pickle checkpoints can run code when loaded and are refused by "
+                "default. Convert it to safetensors, or pass allow_pickle=True if you trust it"
+            )
+        files = list(_read_index(pickled)) if pickled.name.endswith(".json") else [pickled]
+        return config, _pickle_checkpoint(directory, files)
+    present = sorted(p.name for p in directory.iterdir())
+    raise CheckpointError(
+        f"{directory}: no weights found (looked for {SAFETENSORS}, {SAFETENSORS_INDEX}, "
+        f"{PICKLE}, {PICKLE_INDEX}); the directory holds {present}"
+    )
+
+
+def _read_index(index_path: Path) -> dict[Path, list[str]]:
+    """Shard file -> tensor names, from a `*.index.json`; every shard must exist."""
+    try:
+        weight_map = json.loads(index_path.read_text())["weight_map"]
+    except (json.JSONDecodeError, KeyError, TypeError) as err:
+        raise CheckpointError(f"{index_path}: not a valid shard index ({err!r})") from None
+    shards: dict[Path, list[str]] = {}
+    for name, shard in weight_map.items():
+        shards.setdefault(index_path.parent / shard, []).append(name)
+    for path in shards:
+        if not path.is_file():
+            raise CheckpointError(f"{index_path}: shard {path.name!r} listed in the index is "
+                                  f"missing from {index_path.parent}")
+    return shards
+
+
+def _safetensors_checkpoint(directory: Path, shards: dict[Path, list[str]],
+                            index: Path | None) -> Checkpoint:
+    headers = {path: read_header(path) for path in shards}
+    entries: dict[str, Entry] = {}
+    for path, header in headers.items():
+        for name, info in header.tensors.items():
+            entries[name] = Entry(info.shape, info.dtype, str(path))
+        absent = [n for n in shards[path] if n not in header.tensors]
+        if index is not None and absent:
+            raise CheckpointError(f"{index}: lists {absent[:5]} in {path.name}, but that "
+                                  "shard does not contain them (mismatched shards?)")
+    groups = [(header, list(header.tensors)) for header in headers.values()]
+    return Checkpoint(str(directory), entries, groups, iter_tensors)
+
+
+def _pickle_checkpoint(directory: Path, files: list[Path]) -> Checkpoint:
+    loaded = {}
+    entries: dict[str, Entry] = {}
+    for path in files:
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        except Exception as err:
+            raise CheckpointError(f"{path}: cannot be read as a torch checkpoint ({err})") \
+                from None
+        loaded[path] = state
+        for name, tensor in state.items():
+            entries[name] = Entry(tuple(tensor.shape), tensor.dtype, str(path))
+
+    def read(path, names):
+        for name in names:
+            yield name, loaded[path][name]
+
+    return Checkpoint(str(directory), entries, [(p, list(loaded[p])) for p in files], read)
+
+
+def _from_transformers_model(model: Any) -> tuple[ModelConfig, Checkpoint]:
+    label = f"in-memory {type(model).__name__}"
+    config = ModelConfig.from_hf_dict(model.config.to_diff_dict(), source=f"{label} config")
+    config.name_or_path = getattr(model.config, "_name_or_path", None) or None
+    state = model.state_dict()
+    entries = {n: Entry(tuple(t.shape), t.dtype, label) for n, t in state.items()}
+
+    def read(_, names):
+        for name in names:
+            yield name, state[name].detach().cpu()
+
+    return config, Checkpoint(label, entries, [(None, list(state))], read)
+
+
+# ---------------------------------------------------------------------- loading
+def load_weights(model: CausalLM, checkpoint: Checkpoint) -> None:
+    """Check names and shapes of all tensors, then copy them into `model` one by one."""
+    table = model.weight_table
+    own = model.state_dict(keep_vars=True)
+    tied = model.config.tie_word_embeddings
+    targets = table.hf_names(n for n in own if not (tied and n == "lm_head.weight"))
+    by_hf = {hf: (ours, transposed) for ours, (hf, transposed) in targets.items()}
+    tied_head = table.lookup("lm_head.weight")[0] if tied else None
+
+    plan: dict[str, str] = {}  # checkpoint name -> our name
+    unexpected, mismatched = [], []
+    for name, entry in checkpoint.entries.items():
+        key = table.canonical(name, by_hf)
+        if key not in by_hf:
+            if key != tied_head and not table.is_ignored(name):
+                unexpected.append(f"{name} (in {entry.location})")
+            continue
+        ours, transposed = by_hf[key]
+        shape = entry.shape[::-1] if transposed else entry.shape
+        if shape != own[ours].shape:
+            want = own[ours].shape[::-1] if transposed else own[ours].shape
+            mismatched.append(f"{name} in {entry.location} has shape {list(entry.shape)}, the "
+                              f"config implies {list(want)}")
+        plan[name] = ours
+    missing = sorted(hf for hf, (ours, _) in by_hf.items() if ours not in plan.values())
+    problems = []
+    if mismatched:
+        problems.append("shape mismatches: " + "; ".join(mismatched))
+    if missing:
+        problems.append(f"missing tensors ({len(missing)}): " + ", ".join(missing))
+    if unexpected:
+        problems.append(f"unexpected tensors ({len(unexpected)}): " + ", ".join(unexpected))
+    if problems:
+        raise CheckpointError(
+            f"{checkpoint.label}: does not match the {model.config.architecture} its config "
+            f"describes. " + " | ".join(problems)
+        )
+    floating = [e.dtype for e in checkpoint.entries.values() if e.dtype.is_floating_point]
+    if model.config.dtype is None and floating:
+        model.config.dtype = str(floating[0]).removeprefix("torch.")
+    with no_grad():
+        for name, tensor in checkpoint.read(set(plan)):
+            ours = plan[name]
+            own[ours].copy_(relayout(tensor, by_hf[table.canonical(name, by_hf)][1]))
+
+
+__all__ = ["CheckpointError", "ConfigError", "from_hf", "load_weights", "read_config"]

@@ -1,0 +1,156 @@
+"""Streaming safetensors reader and writer, one tensor at a time.
+
+The format is an 8-byte little-endian header length, a JSON header
+{name: {dtype, shape, data_offsets}}, then the raw bytes. Reading each tensor with
+`readinto` into a fresh buffer (no mmap) keeps peak host memory at one tensor beyond the
+model, and validating every offset against the file size up front turns a truncated
+download into an error naming the file and the first tensor it cuts.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import struct
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+DTYPES: dict[str, torch.dtype] = {
+    "F64": torch.float64, "F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16,
+    "I64": torch.int64, "I32": torch.int32, "I16": torch.int16, "I8": torch.int8,
+    "U8": torch.uint8, "BOOL": torch.bool,
+    "F8_E4M3": torch.float8_e4m3fn, "F8_E5M2": torch.float8_e5m2,
+}
+DTYPE_NAMES = {dtype: name for name, dtype in DTYPES.items()}
+_MAX_HEADER = 100 * 1024 * 1024
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file or directory that cannot be loaded; the message names it."""
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    name: str
+    dtype: torch.dtype
+    shape: tuple[int, ...]
+    begin: int  # absolute file offsets
+    end: int
+
+
+@dataclass(frozen=True)
+class SafetensorsHeader:
+    path: Path
+    tensors: dict[str, TensorInfo]
+    metadata: dict[str, str]
+
+
+def read_header(path: str | os.PathLike) -> SafetensorsHeader:
+    """Parse and validate the header of `path` (every tensor must lie inside the file)."""
+    path = Path(path)
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(8)
+        if len(head) < 8:
+            raise CheckpointError(f"{path}: {size} bytes is too small for a safetensors file "
+                                  "(truncated?); re-download or re-export it")
+        (length,) = struct.unpack("<Q", head)
+        if length > min(_MAX_HEADER, size - 8):
+            raise CheckpointError(f"{path}: header length {length} exceeds the file size "
+                                  f"({size} bytes): the file is truncated or not safetensors")
+        try:
+            header = json.loads(f.read(length))
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise CheckpointError(f"{path}: header is not valid JSON ({err})") from None
+    data_start = 8 + length
+    metadata = header.pop("__metadata__", None) or {}
+    tensors = {}
+    for name, entry in header.items():
+        tensors[name] = _tensor_info(path, name, entry, data_start, size)
+    return SafetensorsHeader(path, tensors, metadata)
+
+
+def _tensor_info(path: Path, name: str, entry: dict, data_start: int, size: int) -> TensorInfo:
+    try:
+        dtype = DTYPES[entry["dtype"]]
+        shape = tuple(int(n) for n in entry["shape"])
+        begin, end = (int(n) for n in entry["data_offsets"])
+    except (KeyError, TypeError, ValueError):
+        raise CheckpointError(f"{path}: tensor {name!r} has a malformed header entry "
+                              f"{entry!r}") from None
+    nbytes = math.prod(shape) * dtype.itemsize
+    if end - begin != nbytes:
+        raise CheckpointError(f"{path}: tensor {name!r} ({entry['dtype']} {list(shape)}) "
+                              f"needs {nbytes} bytes but its offsets span {end - begin}")
+    if data_start + end > size:
+        raise CheckpointError(
+            f"{path}: tensor {name!r} needs bytes up to {data_start + end} but the file has "
+            f"{size}: the file is truncated; re-download or re-export it"
+        )
+    return TensorInfo(name, dtype, shape, data_start + begin, data_start + end)
+
+
+def read_tensor(f, info: TensorInfo) -> torch.Tensor:
+    """The tensor `info` describes, read from the open binary file `f` into a new buffer."""
+    buffer = torch.empty(info.end - info.begin, dtype=torch.uint8)
+    if buffer.numel():
+        f.seek(info.begin)
+        got = f.readinto(memoryview(buffer.numpy()))
+        if got != buffer.numel():
+            raise CheckpointError(f"{f.name}: tensor {info.name!r} ends early ({got} of "
+                                  f"{buffer.numel()} bytes): the file is truncated")
+    return buffer.view(info.dtype).reshape(info.shape)
+
+
+def iter_tensors(header: SafetensorsHeader, names: Sequence[str]) -> Iterator[tuple[str, torch.Tensor]]:
+    """(name, tensor) for `names` of one file, in file order (sequential reads)."""
+    ordered = sorted(names, key=lambda n: header.tensors[n].begin)
+    with open(header.path, "rb") as f:
+        for name in ordered:
+            yield name, read_tensor(f, header.tensors[name])
+
+
+def write_file(path: str | os.PathLike, specs: Sequence[tuple[str, torch.dtype, tuple[int, ...]]],
+               produce: Callable[[str], torch.Tensor], metadata: dict[str, str] | None = None
+               ) -> None:
+    """Write a safetensors file whose tensors `produce(name)` returns one at a time.
+
+    `specs` gives (name, dtype, shape) so the header is written first; each produced
+    tensor must match its spec.
+    """
+    header: dict[str, object] = {}
+    offset = 0
+    for name, dtype, shape in specs:
+        nbytes = math.prod(shape) * dtype.itemsize
+        header[name] = {"dtype": DTYPE_NAMES[dtype], "shape": list(shape),
+                        "data_offsets": [offset, offset + nbytes]}
+        offset += nbytes
+    if metadata:
+        header["__metadata__"] = metadata
+    raw = json.dumps(header, separators=(",", ":")).encode()
+    raw += b" " * (-len(raw) % 8)  # the data starts 8-byte aligned, as the reference writer does
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(raw)))
+        f.write(raw)
+        for name, dtype, shape in specs:
+            tensor = produce(name)
+            if tensor.dtype != dtype or tuple(tensor.shape) != tuple(shape):
+                raise ValueError(f"write_file: {name!r} produced {tensor.dtype} "
+                                 f"{tuple(tensor.shape)}, expected {dtype} {tuple(shape)}")
+            f.write(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy())
+
+
+__all__ = [
+    "DTYPES",
+    "CheckpointError",
+    "SafetensorsHeader",
+    "TensorInfo",
+    "iter_tensors",
+    "read_header",
+    "read_tensor",
+    "write_file",
+]
