@@ -120,6 +120,7 @@ SCHEDULES = [
 ]
 
 
+@pytest.mark.filterwarnings("ignore:Detected call of `lr_scheduler.step\(\)`")
 @pytest.mark.parametrize("name,reference", SCHEDULES, ids=[s[0] for s in SCHEDULES])
 def test_schedules_match_transformers(name, reference):
     p = tc.zeros(1, requires_grad=True)
