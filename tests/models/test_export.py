@@ -1,0 +1,125 @@
+"""to_hf writes checkpoints transformers reloads: bit-identical round trip, sharding, atomicity."""
+
+import json
+
+import pytest
+import torch
+import transformers
+from safetensors import safe_open
+
+import ttcustom as tc
+from tests.models.hf_helpers import HF_CONFIGS, batch, hf_model
+from ttcustom.export import to_hf
+from ttcustom.models import from_hf
+
+TOL = dict(rtol=1e-4, atol=1e-4)
+VOLATILE_CONFIG_KEYS = {"transformers_version", "_name_or_path"}
+
+
+def _tensors(directory):
+    out = {}
+    for path in sorted(directory.glob("*.safetensors")):
+        with safe_open(path, "pt") as f:
+            out.update({k: f.get_tensor(k) for k in f.keys()})
+    return out
+
+
+def _config_dict(directory):
+    config = transformers.AutoConfig.from_pretrained(directory).to_dict()
+    return {k: v for k, v in config.items() if k not in VOLATILE_CONFIG_KEYS}
+
+
+@pytest.mark.parametrize("arch", sorted(HF_CONFIGS))
+def test_round_trip_is_bit_identical(arch, tmp_path):
+    hf_model(arch).save_pretrained(tmp_path / "source")
+    to_hf(from_hf(tmp_path / "source"), tmp_path / "exported")
+
+    source, exported = _tensors(tmp_path / "source"), _tensors(tmp_path / "exported")
+    assert sorted(exported) == sorted(source)
+    for name, tensor in source.items():
+        assert exported[name].dtype == tensor.dtype, name
+        assert torch.equal(exported[name], tensor), name
+    assert _config_dict(tmp_path / "exported") == _config_dict(tmp_path / "source")
+
+
+def test_bfloat16_source_is_exported_in_bfloat16_bit_identical(tmp_path):
+    hf_model("llama").to(torch.bfloat16).save_pretrained(tmp_path / "source")
+    to_hf(from_hf(tmp_path / "source", dtype=torch.float32), tmp_path / "exported")
+    source, exported = _tensors(tmp_path / "source"), _tensors(tmp_path / "exported")
+    assert all(torch.equal(exported[n], t) and exported[n].dtype == torch.bfloat16
+               for n, t in source.items())
+    assert json.loads((tmp_path / "exported" / "config.json").read_text())["dtype"] == "bfloat16"
+
+
+def test_fine_tuned_model_reloads_in_transformers_with_equal_logits(tmp_path):
+    model = from_hf(hf_model("llama"))
+    optimizer = tc.optim.AdamW(model.parameters(), lr=1e-2)
+    ids, labels = batch()
+    for _ in range(3):
+        optimizer.zero_grad()
+        model(ids, labels=labels).loss.backward()
+        optimizer.step()
+    to_hf(model, tmp_path / "tuned")
+
+    reloaded = transformers.AutoModelForCausalLM.from_pretrained(tmp_path / "tuned").eval()
+    torch.testing.assert_close(reloaded(input_ids=ids).logits.detach(),
+                               model(ids).logits.to_torch(), **TOL)
+
+
+def test_large_model_is_sharded_with_an_index_transformers_reads(tmp_path):
+    reference = hf_model("qwen2")
+    to_hf(from_hf(reference), tmp_path / "out", max_shard_size="50KB")
+    index = json.loads((tmp_path / "out" / "model.safetensors.index.json").read_text())
+    shards = sorted(set(index["weight_map"].values()))
+    assert len(shards) > 1 and shards[0] == f"model-00001-of-{len(shards):05d}.safetensors"
+    reloaded = transformers.AutoModelForCausalLM.from_pretrained(tmp_path / "out").eval()
+    ids, _ = batch()
+    torch.testing.assert_close(reloaded(input_ids=ids).logits, reference(input_ids=ids).logits)
+
+
+def test_failed_export_leaves_the_previous_directory_untouched(tmp_path, monkeypatch):
+    model = from_hf(hf_model("llama"))
+    to_hf(model, tmp_path / "out")
+    before = _tensors(tmp_path / "out")
+
+    def fail(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("ttcustom.export.hf.write_sharded", fail)
+    with pytest.raises(OSError, match="disk full"):
+        to_hf(model, tmp_path / "out")
+    after = _tensors(tmp_path / "out")
+    assert sorted(after) == sorted(before)
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
+def test_refuses_to_replace_a_directory_that_is_not_a_checkpoint(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(FileExistsError, match="not a checkpoint"):
+        to_hf(from_hf(hf_model("llama")), tmp_path)
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_tokenizer_files_of_the_source_are_copied(tmp_path):
+    tokenizers = pytest.importorskip("tokenizers")
+    vocab = {f"w{i}": i for i in range(96)}
+    backend = tokenizers.Tokenizer(tokenizers.models.WordLevel(vocab, unk_token="w0"))
+    backend.pre_tokenizer = tokenizers.pre_tokenizers.Whitespace()
+    tokenizer = transformers.PreTrainedTokenizerFast(tokenizer_object=backend, unk_token="w0")
+    hf_model("llama").save_pretrained(tmp_path / "source")
+    tokenizer.save_pretrained(tmp_path / "source")
+
+    to_hf(from_hf(tmp_path / "source"), tmp_path / "out")
+    reloaded = transformers.AutoTokenizer.from_pretrained(tmp_path / "out")
+    assert reloaded("w5 w7")["input_ids"] == tokenizer("w5 w7")["input_ids"]
+
+
+@pytest.mark.parametrize("arch", sorted(HF_CONFIGS))
+def test_config_written_from_fields_alone_rebuilds_the_same_model(arch, tmp_path):
+    reference = hf_model(arch)
+    model = from_hf(reference)
+    model.config.hf_source = {}  # as for a model built from scratch: every key is encoded
+    to_hf(model, tmp_path / "out")
+    reloaded = transformers.AutoModelForCausalLM.from_pretrained(tmp_path / "out").eval()
+    ids, _ = batch()
+    torch.testing.assert_close(reloaded(input_ids=ids).logits, reference(input_ids=ids).logits)
