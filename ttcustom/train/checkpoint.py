@@ -1,0 +1,194 @@
+"""Training checkpoints: everything an exact resume needs, as safetensors + JSON.
+
+A checkpoint directory `checkpoint_step_N/` holds
+  model.safetensors      parameters (only the trainable ones when the base is frozen)
+  optimizer.safetensors  optimizer tensors; optimizer.json the rest of its state_dict
+  scheduler.json         LR schedule position
+  rng.safetensors/.json  torch, numpy, Python and ttcustom generator states
+  trainer_state.json     step, data position, metric history, early-stopping state
+It is written into a hidden temporary directory and renamed into place only when
+complete, so an interrupted write leaves the previous checkpoints untouched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+from ttcustom import random as tc_random
+from ttcustom.autograd.tensor import Tensor
+
+PREFIX = "checkpoint_step_"
+_NAME = re.compile(rf"^{PREFIX}(\d+)$")
+STATE_FILE = "trainer_state.json"
+
+
+def checkpoint_name(step: int) -> str:
+    return f"{PREFIX}{step}"
+
+
+def list_checkpoints(directory: str | Path) -> list[Path]:
+    """Complete checkpoints in `directory`, oldest first."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        return []
+    found = [(int(m.group(1)), p) for p in directory.iterdir()
+             if (m := _NAME.match(p.name)) and (p / STATE_FILE).is_file()]
+    return [p for _, p in sorted(found)]
+
+
+def latest_checkpoint(directory: str | Path) -> Path | None:
+    found = list_checkpoints(directory)
+    return found[-1] if found else None
+
+
+def prune_checkpoints(directory: str | Path, keep: int) -> None:
+    """Delete all but the newest `keep` complete checkpoints."""
+    for old in list_checkpoints(directory)[:-keep]:
+        shutil.rmtree(old)
+
+
+def save_checkpoint(target: str | Path, model: Any, optimizer: Any, scheduler: Any,
+                    trainer_state: dict[str, Any]) -> Path:
+    """Write a checkpoint to `target` atomically (temp dir + rename) and return it."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    for stale in target.parent.glob(f".{PREFIX}*.tmp"):
+        shutil.rmtree(stale, ignore_errors=True)
+    tmp = target.parent / f".{target.name}.tmp"
+    tmp.mkdir()
+    trainable_only = any(not p.requires_grad for p in model.parameters())
+    _write_tensors(tmp / "model.safetensors", model_tensors(model, trainable_only),
+                   {"trainable_only": str(trainable_only)})
+    opt_tensors, opt_json = _split_optimizer_state(optimizer.state_dict())
+    _write_tensors(tmp / "optimizer.safetensors", opt_tensors)
+    _write_json(tmp / "optimizer.json", opt_json)
+    _write_json(tmp / "scheduler.json", scheduler.state_dict() if scheduler is not None else None)
+    rng_tensors, rng_json = _split_rng(tc_random.get_rng_state())
+    _write_tensors(tmp / "rng.safetensors", rng_tensors)
+    _write_json(tmp / "rng.json", rng_json)
+    _write_json(tmp / STATE_FILE, trainer_state)
+    _fsync_dir(tmp)
+    if target.exists():
+        aside = target.parent / f".{target.name}.old.tmp"
+        os.replace(target, aside)
+        os.replace(tmp, target)
+        shutil.rmtree(aside)
+    else:
+        os.replace(tmp, target)
+    _fsync_dir(target.parent)
+    return target
+
+
+def load_checkpoint(source: str | Path, model: Any, optimizer: Any, scheduler: Any) -> dict:
+    """Restore model, optimizer, scheduler and RNG in place; return the trainer state."""
+    source = Path(source)
+    if not (source / STATE_FILE).is_file():
+        raise FileNotFoundError(f"{source} is not a complete checkpoint (no {STATE_FILE}); "
+                                "resume from one listed by its parent directory")
+    tensors = load_file(str(source / "model.safetensors"))
+    trainable_only = any(not p.requires_grad for p in model.parameters())
+    expected = set(model_tensors(model, trainable_only, names_only=True))
+    if set(tensors) != expected:
+        missing, extra = sorted(expected - set(tensors)), sorted(set(tensors) - expected)
+        raise ValueError(f"checkpoint {source} does not match this model: missing {missing[:5]}, "
+                         f"unexpected {extra[:5]} (same model config and LoRA settings?)")
+    model.load_state_dict(tensors, strict=False)
+    optimizer.load_state_dict(_join_optimizer_state(
+        load_file(str(source / "optimizer.safetensors")), _read_json(source / "optimizer.json")))
+    scheduler_state = _read_json(source / "scheduler.json")
+    if scheduler is not None and scheduler_state is not None:
+        scheduler.load_state_dict(scheduler_state)
+    tc_random.set_rng_state(_join_rng(load_file(str(source / "rng.safetensors")),
+                                      _read_json(source / "rng.json")))
+    return _read_json(source / STATE_FILE)
+
+
+def model_tensors(model: Any, trainable_only: bool, names_only: bool = False) -> dict[str, Any]:
+    """Host copies of the model's state (or only its trainable parameters), by name."""
+    trainable = {id(p) for p in model.parameters() if p.requires_grad}
+    out = {}
+    for name, value in model.state_dict(keep_vars=True).items():
+        if trainable_only and id(value) not in trainable:
+            continue
+        out[name] = None if names_only else value.to_torch().contiguous()
+    return out
+
+
+# ----------------------------------------------------------------- state <-> files
+def _split_optimizer_state(state: dict) -> tuple[dict[str, torch.Tensor], dict]:
+    tensors, plain = {}, {}
+    for index, values in state["state"].items():
+        plain[str(index)] = {}
+        for key, value in values.items():
+            if isinstance(value, Tensor):
+                tensors[f"{index}.{key}"] = value.to_torch().contiguous()
+            elif isinstance(value, torch.Tensor):
+                tensors[f"{index}.{key}"] = value.contiguous()
+            else:
+                plain[str(index)][key] = value
+    return tensors, {"state": plain, "param_groups": state["param_groups"]}
+
+
+def _join_optimizer_state(tensors: dict[str, torch.Tensor], plain: dict) -> dict:
+    state = {int(i): dict(values) for i, values in plain["state"].items()}
+    for name, value in tensors.items():
+        index, key = name.split(".", 1)
+        state.setdefault(int(index), {})[key] = value
+    return {"state": state, "param_groups": plain["param_groups"]}
+
+
+def _split_rng(state: dict) -> tuple[dict[str, torch.Tensor], dict]:
+    kind, keys, pos, has_gauss, cached = state["numpy"]
+    version, internal, gauss = state["python"]
+    tensors = {"torch": state["torch"], "ttcustom": state["ttcustom"],
+               "numpy_keys": torch.from_numpy(np.asarray(keys, dtype=np.uint32).view(np.int32))}
+    plain = {"numpy": [kind, int(pos), int(has_gauss), float(cached)],
+             "python": [version, list(internal), gauss]}
+    return tensors, plain
+
+
+def _join_rng(tensors: dict[str, torch.Tensor], plain: dict) -> dict:
+    kind, pos, has_gauss, cached = plain["numpy"]
+    keys = tensors["numpy_keys"].numpy().view(np.uint32)
+    version, internal, gauss = plain["python"]
+    return {"torch": tensors["torch"], "ttcustom": tensors["ttcustom"],
+            "numpy": (kind, keys, pos, has_gauss, cached),
+            "python": (version, tuple(internal), gauss)}
+
+
+def _write_tensors(path: Path, tensors: dict[str, torch.Tensor],
+                   metadata: dict[str, str] | None = None) -> None:
+    save_file(tensors, str(path), metadata=metadata)
+    _fsync(path)
+
+
+def _write_json(path: Path, value: Any) -> None:
+    with path.open("w", encoding="utf-8") as handle:
+        json.dump(value, handle, indent=1)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _read_json(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(path: Path) -> None:
+    _fsync(path)

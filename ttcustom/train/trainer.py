@@ -1,0 +1,369 @@
+"""`Trainer`: the training loop, usable from a script or from `ttcustom train`.
+
+    trainer = Trainer(model, optimizer, train_data, eval_data, config, callbacks)
+    trainer.train()                      # or trainer.train(resume_from="latest")
+
+`model(input_ids, attention_mask=None, labels=None)` must return an object with
+`.loss`; batches are passed as host torch tensors (the model uploads them once).
+The loss is read back to the host only on log, eval and checkpoint steps; a
+non-finite loss or gradient norm stops the run before the optimizer step, and no
+checkpoint is ever written after one, so the last checkpoint on disk is a good one.
+
+Distributed runs: pass a `sampler` (e.g. `ttcustom.distributed.DistributedSampler`);
+logging, checkpoints and the final export happen on the main process only.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ttcustom.autograd.function import no_grad
+from ttcustom.autograd.tensor import Tensor
+from ttcustom.data.collate import Batch, Collator
+from ttcustom.data.encode import IGNORE_INDEX
+from ttcustom.data.loader import DataLoader
+from ttcustom.data.validate import DataReport, DataValidationError
+from ttcustom.optim.clip import clip_grad_norm_
+from ttcustom.optim.lr_scheduler import LambdaLR, get_cosine_schedule_with_warmup, get_scheduler
+from ttcustom.train import checkpoint as ckpt
+from ttcustom.train.callbacks import (
+    Callback,
+    JsonlMetrics,
+    LossCurves,
+    ProgressBar,
+    SampleGeneration,
+    TensorBoardLogger,
+    WandbLogger,
+)
+from ttcustom.train.config import RunConfig, load_config, save_config
+
+log = logging.getLogger("ttcustom.train")
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The loss or gradient norm became NaN/Inf; the message names the last good checkpoint."""
+
+
+@dataclass
+class TrainerState:
+    step: int = 0
+    tokens_seen: int = 0
+    best_val_loss: float | None = None
+    evals_without_improvement: int = 0
+    stop_reason: str | None = None
+    history: dict[str, list] = field(default_factory=lambda: {"train": [], "val": []})
+
+
+class Trainer:
+    def __init__(self, model: Any, optimizer: Any, train_data: Any, eval_data: Any = None,
+                 config: RunConfig | dict | None = None, callbacks: Sequence[Callback] = (), *,
+                 scheduler: LambdaLR | None = None, tokenizer: Any = None,
+                 prompt_format: str = "raw", sampler: Any = None,
+                 is_main_process: bool | None = None, output_dir: str | Path | None = None) -> None:
+        self.config = config if isinstance(config, RunConfig) else load_config(data=config or {})
+        self.training = self.config.training_config
+        self.model = model
+        self.optimizer = optimizer
+        self.tokenizer = tokenizer
+        self.output_dir = Path(output_dir or self.config.logging_config.output_dir)
+        self.is_main = _main_process() if is_main_process is None else is_main_process
+        pad = _pad_id(tokenizer)
+        self.train_loader = _as_loader(train_data, self.training.batch_size, True,
+                                       self.training.seed, pad, sampler, "training")
+        self.eval_loader = None if eval_data is None else _as_loader(
+            eval_data, self.training.validation_batch_size or self.training.batch_size, False,
+            self.training.seed, pad, None, "validation")
+        self.total_steps = self._total_steps()
+        self.scheduler = scheduler or self._build_scheduler()
+        self.params = [p for p in model.parameters() if p.requires_grad]
+        if not self.params:
+            raise ValueError("the model has no trainable parameters (all requires_grad=False)")
+        self.state = TrainerState()
+        self.callbacks = self._default_callbacks(prompt_format) + list(callbacks)
+        self._reset_window()
+
+    # ------------------------------------------------------------------ set-up
+    def _total_steps(self) -> int:
+        per_epoch = max(1, len(self.train_loader) // self.training.gradient_accumulation_steps)
+        limits = [self.training.max_steps,
+                  self.training.num_epochs and self.training.num_epochs * per_epoch]
+        return min(limit for limit in limits if limit)
+
+    def _build_scheduler(self) -> LambdaLR:
+        t = self.training
+        if t.scheduler == "cosine":
+            return get_cosine_schedule_with_warmup(self.optimizer, t.warmup_steps, self.total_steps,
+                                                   min_lr_ratio=t.min_lr_ratio)
+        return get_scheduler(t.scheduler, self.optimizer, t.warmup_steps, self.total_steps)
+
+    def _default_callbacks(self, prompt_format: str) -> list[Callback]:
+        logging_config, eval_config = self.config.logging_config, self.config.eval_config
+        callbacks: list[Callback] = [JsonlMetrics(), LossCurves()]
+        if logging_config.progress_bar:
+            callbacks.insert(0, ProgressBar())
+        if logging_config.use_wandb:
+            callbacks.append(WandbLogger(logging_config.wandb_project,
+                                         logging_config.wandb_run_name, logging_config.wandb_mode))
+        if logging_config.tensorboard:
+            callbacks.append(TensorBoardLogger())
+        if eval_config.prompts and self.tokenizer is not None and self.eval_loader is not None:
+            callbacks.append(SampleGeneration(
+                self.tokenizer, eval_config.prompts, prompt_format, eval_config.max_new_tokens,
+                eval_config.temperature, eval_config.top_k, eval_config.top_p,
+                self.training.seed))
+        return callbacks
+
+    def _call(self, hook: str, *args: Any) -> None:
+        if self.is_main:
+            for callback in self.callbacks:
+                getattr(callback, hook)(self, *args)
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        sub = self.training.checkpoint_dir
+        return self.output_dir / sub if sub else self.output_dir
+
+    # ------------------------------------------------------------------ the loop
+    def train(self, resume_from: str | Path | None = None) -> TrainerState:
+        """Run to `total_steps` (or early stop); `resume_from` a checkpoint dir or "latest"."""
+        if resume_from is not None:
+            self._resume(resume_from)
+        if self.is_main:
+            self.output_dir.mkdir(parents=True, exist_ok=True)
+            save_config(self.config, self.output_dir / "config.yaml")
+            _attach_file_log(self.output_dir / "training.log", self.config.logging_config.log_level)
+        log.info("training %d steps from step %d: %d trainable tensors, %d batches per epoch",
+                 self.total_steps, self.state.step, len(self.params), len(self.train_loader))
+        self._call("on_train_begin")
+        batches = self._batches()
+        self.model.train()
+        try:
+            while self.state.step < self.total_steps and self.state.stop_reason is None:
+                self._step(batches)
+            if self.state.stop_reason is None:
+                self.state.stop_reason = "completed"
+            if self.eval_loader is not None and not self._evaluated_at(self.state.step):
+                self._evaluate_and_record()
+        finally:
+            self._call("on_train_end")
+        log.info("training stopped at step %d: %s", self.state.step, self.state.stop_reason)
+        return self.state
+
+    def _batches(self) -> Iterator[Batch]:
+        while True:
+            yield from self.train_loader
+
+    def _step(self, batches: Iterator[Batch]) -> None:
+        accum = self.training.gradient_accumulation_steps
+        step = self.state.step + 1
+        for _ in range(accum):
+            batch = next(batches)
+            loss = self._forward(batch)
+            (loss * (1.0 / accum)).backward()
+            with no_grad():
+                self._loss_sum = loss.detach() if self._loss_sum is None else self._loss_sum + loss.detach()
+            self._micro_batches += 1
+            self._window_tokens += int(batch["num_tokens"])
+        norm = self._grad_norm()
+        with no_grad():
+            self._norm_sum = norm if self._norm_sum is None else self._norm_sum + norm
+        self._window_steps += 1
+        if self._must_read(step):
+            self._read_and_log(step)
+        self.optimizer.step()
+        self.scheduler.step()
+        self.optimizer.zero_grad()
+        self.state.step = step
+        self._call("on_step_end")
+        paused = False
+        if self.eval_loader is not None and step % self.training.validation_frequency == 0:
+            self._evaluate_and_record()
+            paused = True
+        if self._checkpoint_due(step):
+            self.save_checkpoint()
+            paused = True
+        if paused:  # tokens/s measures training only
+            self._window_start = time.perf_counter()
+
+    def _forward(self, batch: Batch) -> Tensor:
+        out = self.model(batch["input_ids"], attention_mask=batch["attention_mask"],
+                         labels=batch["labels"])
+        if getattr(out, "loss", None) is None:
+            raise TypeError(f"{type(self.model).__name__}(input_ids, attention_mask, labels) "
+                            "returned no .loss; the Trainer needs the model to compute it")
+        return out.loss
+
+    def _grad_norm(self) -> Tensor:
+        clip = self.training.grad_clip
+        if clip is not None:
+            return clip_grad_norm_(self.params, clip)
+        grads = [p.grad.data for p in self.params if p.grad is not None]
+        backend = self.params[0].backend
+        return Tensor(backend.global_norm(grads, 2.0), backend)
+
+    def _must_read(self, step: int) -> bool:
+        t = self.training
+        return (step % self.config.logging_config.log_every == 0 or step == self.total_steps
+                or self._checkpoint_due(step)
+                or (self.eval_loader is not None and step % t.validation_frequency == 0))
+
+    def _checkpoint_due(self, step: int) -> bool:
+        if self.training.save_strategy == "epoch":
+            return self.train_loader.batch_index >= len(self.train_loader)
+        return step % self.training.checkpoint_frequency == 0
+
+    def _reset_window(self) -> None:
+        self._loss_sum: Tensor | None = None
+        self._norm_sum: Tensor | None = None
+        self._micro_batches = 0
+        self._window_steps = 0
+        self._window_tokens = 0
+        self._window_start = time.perf_counter()
+
+    def _read_and_log(self, step: int) -> None:
+        """Read the losses since the last read (one host transfer); stop if not finite."""
+        loss = self._loss_sum.item() / self._micro_batches
+        norm = self._norm_sum.item() / self._window_steps
+        if not (math.isfinite(loss) and math.isfinite(norm)):
+            self._fail_non_finite(step, loss, norm)
+        elapsed = max(time.perf_counter() - self._window_start, 1e-9)
+        self.state.tokens_seen += self._window_tokens
+        metrics = {"step": step, "epoch": self.train_loader.epoch, "loss": loss,
+                   "lr": self.optimizer.param_groups[0]["lr"], "grad_norm": norm,
+                   "tokens_per_s": self._window_tokens / elapsed,
+                   "tokens": self.state.tokens_seen}
+        self.state.history["train"].append([step, loss])
+        self._reset_window()
+        log.debug("step %d: loss %.4f lr %.3e grad_norm %.3f", step, loss, metrics["lr"], norm)
+        self._call("on_log", metrics)
+
+    def _fail_non_finite(self, step: int, loss: float, norm: float) -> None:
+        good = ckpt.latest_checkpoint(self.checkpoint_dir)
+        where = f"the last good checkpoint is {good}" if good else "no checkpoint was written yet"
+        raise NonFiniteLossError(
+            f"non-finite training loss {loss} (gradient norm {norm}) by step {step}; the run "
+            f"stopped before updating the weights with it and {where}. Lower "
+            f"training_config.learning_rate ({self.training.learning_rate}), keep grad_clip "
+            "set, or check the data; resume with --resume from the checkpoint.")
+
+    # ------------------------------------------------------------------ evaluation
+    def _evaluated_at(self, step: int) -> bool:
+        return bool(self.state.history["val"]) and self.state.history["val"][-1][0] == step
+
+    def evaluate(self) -> dict[str, float]:
+        """Mean loss per predicted token over the validation data, and its perplexity."""
+        was_training = self.model.training
+        self.model.eval()
+        total, count = 0.0, 0
+        self.eval_loader.load_state_dict({"epoch": 0, "batch_index": 0})
+        with no_grad():
+            for i, batch in enumerate(self.eval_loader):
+                if self.training.eval_batches is not None and i >= self.training.eval_batches:
+                    break
+                n = int((batch["labels"][:, 1:] != IGNORE_INDEX).sum())
+                total += self._forward(batch).item() * n
+                count += n
+        self.model.train(was_training)
+        val_loss = total / max(count, 1)
+        return {"step": self.state.step, "val_loss": val_loss,
+                "val_perplexity": math.exp(min(val_loss, 700.0))}
+
+    def _evaluate_and_record(self) -> None:
+        metrics = self.evaluate()
+        self.state.history["val"].append([self.state.step, metrics["val_loss"]])
+        self._early_stopping(metrics["val_loss"])
+        log.info("step %d: validation loss %.4f, perplexity %.2f", self.state.step,
+                 metrics["val_loss"], metrics["val_perplexity"])
+        self._call("on_evaluate", metrics)
+
+    def _early_stopping(self, val_loss: float) -> None:
+        best = self.state.best_val_loss
+        if best is None or val_loss < best - self.training.early_stopping_min_delta:
+            self.state.best_val_loss = val_loss
+            self.state.evals_without_improvement = 0
+            return
+        self.state.evals_without_improvement += 1
+        patience = self.training.early_stopping_patience
+        if patience is not None and self.state.evals_without_improvement >= patience:
+            self.state.stop_reason = (f"early stopping: validation loss has not improved on "
+                                      f"{best:.4f} for {patience} evaluations")
+
+    # ------------------------------------------------------------------ checkpoints
+    def save_checkpoint(self) -> Path | None:
+        """Write `checkpoint_step_N/` (main process) and keep the newest N."""
+        if not self.is_main:
+            return None
+        directory = self.checkpoint_dir
+        state = {"trainer": asdict(self.state), "data": self.train_loader.state_dict(),
+                 "total_steps": self.total_steps}
+        path = ckpt.save_checkpoint(directory / ckpt.checkpoint_name(self.state.step), self.model,
+                                    self.optimizer, self.scheduler, state)
+        ckpt.prune_checkpoints(directory, self.training.keep_last_checkpoints)
+        log.info("saved checkpoint %s", path)
+        self._call("on_checkpoint", path)
+        return path
+
+    def _resume(self, resume_from: str | Path) -> None:
+        source = Path(resume_from)
+        if str(resume_from) == "latest":
+            source = ckpt.latest_checkpoint(self.checkpoint_dir)
+            if source is None:
+                raise FileNotFoundError(f"--resume latest: no complete checkpoint in "
+                                        f"{self.checkpoint_dir}")
+        saved = ckpt.load_checkpoint(source, self.model, self.optimizer, self.scheduler)
+        self.state = TrainerState(**saved["trainer"])
+        self.train_loader.load_state_dict(saved["data"])
+        log.info("resumed from %s at step %d", source, self.state.step)
+
+
+# ---------------------------------------------------------------------- helpers
+def _as_loader(data: Any, batch_size: int, shuffle: bool, seed: int, pad_id: int, sampler: Any,
+               role: str) -> DataLoader:
+    """A DataLoader from a DataLoader, a validated DataReport or a sequence of examples."""
+    if isinstance(data, DataLoader):
+        return data
+    if isinstance(data, DataReport):
+        if not data.ok:
+            raise DataValidationError(data)
+        data = data.examples
+    if not isinstance(data, Sequence) or not data:
+        raise ValueError(f"{role} data must be a DataLoader, a DataReport or a non-empty list of "
+                         f"examples, got {type(data).__name__}")
+    return DataLoader(data, batch_size, shuffle=shuffle, seed=seed, drop_last=shuffle,
+                      collate_fn=Collator(pad_id), sampler=sampler)
+
+
+def _pad_id(tokenizer: Any) -> int:
+    if tokenizer is None:
+        return 0
+    for candidate in (tokenizer.pad_token_id, tokenizer.eos_token_id):
+        if candidate is not None:
+            return candidate
+    return 0
+
+
+def _main_process() -> bool:
+    from ttcustom.distributed import is_main_process
+
+    return is_main_process()
+
+
+def _attach_file_log(path: Path, level: str) -> None:
+    """Send ttcustom's log records to `training.log` in the run directory (once per path)."""
+    root = logging.getLogger("ttcustom")
+    root.setLevel(level)
+    for handler in root.handlers:
+        if isinstance(handler, logging.FileHandler) and Path(handler.baseFilename) == path.resolve():
+            return
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.addHandler(handler)
+
+
+__all__ = ["NonFiniteLossError", "Trainer", "TrainerState"]
