@@ -30,7 +30,9 @@ class Linear(Function):
 
     @staticmethod
     def forward(ctx, x, weight, bias):
-        ctx.save_for_backward(x, weight)
+        # x is needed only for d weight: a frozen layer (LoRA base) must not keep its
+        # input alive, as torch's autograd does not.
+        ctx.save_for_backward(x if ctx.needs_input_grad[1] else None, weight)
         return ctx.backend.linear(x, weight, bias)
 
     @staticmethod
