@@ -1,0 +1,167 @@
+"""One case per primitive (forward and backward), run on the tt backend and on the
+reference backend by both the golden suite and the hardware suite.
+
+Shapes are deliberately not multiples of 32, so every case also checks that tile
+padding stays hidden. `pcc` is the bfloat16 threshold on a card (documented per op;
+0.99 unless a case needs its own reason).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+
+import ttcustom as tc
+from ttcustom import functional as F
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    inputs: Callable[[torch.Generator], list[torch.Tensor]]
+    fn: Callable[..., tc.Tensor]
+    #: which inputs get a gradient (default: the floating point ones)
+    differentiable: tuple[bool, ...] | None = None
+    pcc: float = 0.99
+    tags: tuple[str, ...] = field(default=())
+
+
+def _randn(*shape: int) -> Callable[[torch.Generator], torch.Tensor]:
+    return lambda g: torch.randn(*shape, generator=g)
+
+
+def _ints(high: int, *shape: int) -> Callable[[torch.Generator], torch.Tensor]:
+    return lambda g: torch.randint(0, high, shape, generator=g)
+
+
+def _inputs(*makers: Callable[[torch.Generator], torch.Tensor]):
+    return lambda g: [make(g) for make in makers]
+
+
+def _positive(*shape: int):
+    return lambda g: torch.rand(*shape, generator=g) + 0.5
+
+
+def _labels(g: torch.Generator) -> torch.Tensor:
+    labels = torch.randint(0, 37, (45,), generator=g)
+    labels[::4] = -100
+    return labels
+
+
+def _attention(causal: bool, kv_heads: int, width: int, masked: bool = False):
+    def fn(q, k, v, *mask):
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask[0] if mask else None,
+                                              is_causal=causal)
+
+    def inputs(g):
+        q = torch.randn(2, 4, 20, width, generator=g)
+        k = torch.randn(2, kv_heads, 20, width, generator=g)
+        v = torch.randn(2, kv_heads, 20, width, generator=g)
+        if not masked:
+            return [q, k, v]
+        keep = torch.ones(2, 1, 1, 20, dtype=torch.bool)
+        keep[1, ..., 15:] = False  # the second sequence is 15 tokens, then padding
+        return [q, k, v, keep]
+
+    return inputs, fn
+
+
+def _rotary_case(width: int):
+    def inputs(g):
+        x = torch.randn(2, 3, 20, width, generator=g)
+        freqs = torch.outer(torch.arange(20.0), 1.0 / 10000 ** (torch.arange(0, width, 2) / width))
+        angles = torch.cat((freqs, freqs), dim=-1)
+        return [x, angles.cos(), angles.sin()]
+
+    return inputs
+
+
+CASES: list[Case] = [
+    Case("add_broadcast", _inputs(_randn(3, 5, 40), _randn(40)), F.add),
+    Case("sub_scalar", _inputs(_randn(3, 40)), lambda a: F.sub(a, 1.5)),
+    Case("mul_broadcast", _inputs(_randn(3, 5, 40), _randn(5, 1)), F.mul),
+    Case("div", _inputs(_randn(3, 40), _positive(3, 40)), F.div),
+    Case("neg_exp", _inputs(_randn(3, 40)), lambda a: F.exp(F.neg(a))),
+    Case("log", _inputs(_positive(3, 40)), F.log),
+    Case("pow", _inputs(_positive(3, 40)), lambda a: F.pow(a, 1.7)),
+    Case("tanh", _inputs(_randn(3, 40)), F.tanh),
+    Case("silu", _inputs(_randn(3, 40)), F.silu),
+    Case("gelu", _inputs(_randn(3, 40)), F.gelu),
+    Case("gelu_tanh", _inputs(_randn(3, 40)), lambda a: F.gelu(a, "tanh")),
+    Case("swiglu", _inputs(_randn(3, 40), _randn(3, 40)), F.swiglu),
+    Case("cast", _inputs(_randn(3, 40)), lambda a: F.cast(F.cast(a, torch.float32), a.dtype)),
+    Case("sum_dims", _inputs(_randn(3, 5, 40)), lambda a: F.sum(a, (0, 2))),
+    Case("sum_keepdim", _inputs(_randn(3, 5, 40)), lambda a: F.sum(a, -1, keepdim=True)),
+    Case("sum_all", _inputs(_randn(3, 5, 40)), lambda a: F.sum(a)),
+    Case("mean", _inputs(_randn(3, 5, 40)), lambda a: F.mean(a, 1)),
+    Case("reshape", _inputs(_randn(3, 5, 40)), lambda a: F.reshape(a, (15, 8, 5))),
+    Case("permute", _inputs(_randn(3, 5, 40)), lambda a: F.permute(a, (2, 0, 1))),
+    Case("slice_basic", _inputs(_randn(3, 5, 40)), lambda a: a[1:, :-1, 3:37]),
+    Case("slice_int_none_ellipsis", _inputs(_randn(3, 5, 40)), lambda a: a[1, None, ..., 7]),
+    Case("slice_step", _inputs(_randn(3, 9, 40)), lambda a: a[:, 1::3, ::2]),
+    Case("concat", _inputs(_randn(3, 5, 40), _randn(3, 2, 40)), lambda a, b: F.cat([a, b], 1)),
+    Case("matmul_batched", _inputs(_randn(2, 3, 5, 40), _randn(2, 3, 40, 7)), F.matmul),
+    Case("matmul_broadcast", _inputs(_randn(2, 3, 5, 40), _randn(40, 7)), F.matmul),
+    Case("linear_bias", _inputs(_randn(3, 5, 40), _randn(24, 40), _randn(24)), F.linear),
+    Case("linear_no_bias", _inputs(_randn(7, 40), _randn(24, 40)), F.linear),
+    Case("embedding", _inputs(_ints(37, 3, 7), _randn(37, 40)), F.embedding),
+    Case("rms_norm", _inputs(_randn(3, 5, 40), _positive(40)), F.rms_norm),
+    Case("rms_norm_no_weight", _inputs(_randn(3, 40)), lambda a: F.rms_norm(a, eps=1e-5)),
+    Case("layer_norm", _inputs(_randn(3, 5, 40), _positive(40), _randn(40)), F.layer_norm),
+    Case("softmax_last", _inputs(_randn(3, 5, 40)), lambda a: F.softmax(a, -1)),
+    Case("softmax_mid", _inputs(_randn(3, 5, 40)), lambda a: F.softmax(a, 1)),
+    Case("log_softmax", _inputs(_randn(3, 5, 40)), lambda a: F.log_softmax(a, -1)),
+    Case("rotary_composed", _rotary_case(16), F.rotary_embedding, (True, False, False)),
+    Case("rotary_fused", _rotary_case(64), F.rotary_embedding, (True, False, False)),
+    Case("sdpa_causal_gqa", *_attention(True, 2, 16)),
+    Case("sdpa_full", *_attention(False, 4, 16)),
+    Case("sdpa_causal_padding_mask", *_attention(True, 1, 16, masked=True),
+         (True, True, True, False)),
+    Case("cross_entropy_mean", _inputs(_randn(45, 37), _labels),
+         lambda x, t: F.cross_entropy(x, t)),
+    Case("cross_entropy_sum", _inputs(_randn(45, 37), _labels),
+         lambda x, t: F.cross_entropy(x, t, reduction="sum")),
+    Case("cross_entropy_none", _inputs(_randn(45, 37), _labels),
+         lambda x, t: F.cross_entropy(x, t, reduction="none")),
+]
+
+#: the causal attention cases again, under no_grad: the forward-only fused SDPA kernel
+INFERENCE_CASES: list[Case] = [c for c in CASES if c.name.startswith("sdpa")]
+
+
+def _host(x: torch.Tensor, dtype: torch.dtype, precision: torch.dtype) -> torch.Tensor:
+    return x.to(precision).to(dtype) if x.is_floating_point() else x
+
+
+def run(case: Case, backend, dtype: torch.dtype, grad: bool = True,
+        precision: torch.dtype | None = None):
+    """(output, input grads) of `case` on `backend` in `dtype`, as float32 host tensors.
+
+    Inputs and the upstream gradient come from one seeded generator and are rounded to
+    `precision` (default: `dtype`), so a float32 reference can see a bfloat16 run's values.
+    """
+    precision = precision or dtype
+    g = torch.Generator().manual_seed(1234)
+    host = [_host(x, dtype, precision) for x in case.inputs(g)]
+    flags = case.differentiable or tuple(x.is_floating_point() for x in host)
+    tensors = [tc.tensor(x, requires_grad=grad and d, backend=backend)
+               for x, d in zip(host, flags)]
+    if not grad:
+        with tc.no_grad():
+            return case.fn(*tensors).to_torch().float(), []
+    out = case.fn(*tensors)
+    upstream = torch.randn(out.shape, generator=g).to(precision).to(out.dtype)
+    out.backward(tc.tensor(upstream, backend=backend))
+    grads = [t.grad.to_torch().float() for t, d in zip(tensors, flags) if d]
+    return out.to_torch().float(), grads
+
+
+def pcc(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Pearson correlation of two tensors (1.0 for equal constant tensors)."""
+    a, b = a.double().flatten(), b.double().flatten()
+    if torch.equal(a, b):
+        return 1.0
+    a, b = a - a.mean(), b - b.mean()
+    return float((a @ b) / (a.norm() * b.norm()).clamp_min(1e-30))

@@ -1,0 +1,420 @@
+"""Golden mode: the tt backend's own code, with every ttnn call run by its golden function.
+
+`GoldenTTNN` stands in for the `ttnn` module given to `TTBackend`. An operation call
+  1. is bound against the installed wheel's real signature (a wrong keyword fails),
+  2. is checked against the layout/dtype/shape rules the real kernel validates
+     (`PRECONDITIONS`, each citing its source),
+  3. runs `ttnn.get_golden_function(op)` (Tenstorrent's torch reference) on host torch
+     tensors standing in for device tensors (`HostTensor`), or a golden written here
+     from ttnn's documented semantics where the wheel has none (`HARNESS_GOLDENS`),
+  4. gets the dtype/layout ttnn gives its output, rounded to that dtype (so bfloat16
+     runs round like the device stores), and in-place outputs are written in place.
+Device management (open/close/synchronize, board and arch queries) uses stand-ins
+that emulate one N150. Constants, enums and classes are the real ttnn objects.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections import Counter
+from typing import Any
+
+import torch
+import ttnn
+
+from tests.tt.signatures import check_call
+
+TILE = 32
+FastOperation = ttnn.decorators.FastOperation
+
+#: every op the backend called in golden mode this session, with call counts
+SESSION_CALLS: Counter[str] = Counter()
+#: ops whose golden function was written in this harness (the wheel has none that fits)
+SESSION_HARNESS_GOLDENS: set[str] = set()
+
+
+class HostTensor:
+    """A device tensor's stand-in: a host torch value with the ttnn dtype and layout."""
+
+    __slots__ = ("value", "dtype", "layout")
+
+    def __init__(self, value: torch.Tensor, dtype: Any, layout: Any) -> None:
+        self.value = value.detach().to(ttnn.ttnn_dtype_to_torch_dtype(dtype))
+        self.dtype = dtype
+        self.layout = layout
+
+    @property
+    def shape(self) -> ttnn.Shape:
+        return ttnn.Shape(list(self.value.shape))
+
+    @property
+    def padded_shape(self) -> ttnn.Shape:
+        """The tile-padded shape a TILE tensor occupies on a device."""
+        shape = list(self.value.shape)
+        if self.layout != ttnn.TILE_LAYOUT:
+            return ttnn.Shape(shape)
+        shape = [1] * (2 - len(shape)) + shape
+        return ttnn.Shape(shape[:-2] + [math.ceil(n / TILE) * TILE for n in shape[-2:]])
+
+    def __repr__(self) -> str:
+        return f"HostTensor({list(self.value.shape)}, {self.dtype}, {self.layout})"
+
+
+class HostDevice:
+    """Stands in for an opened MeshDevice."""
+
+    def __init__(self, mesh_shape: Any) -> None:
+        self.mesh_shape = mesh_shape
+        self.open = True
+
+
+class HarnessViolation(AssertionError):
+    """A call the real kernel would reject (see PRECONDITIONS)."""
+
+
+# ---------------------------------------------------------------------- goldens written here
+def _rotary_embedding(x, cos_cache, sin_cache, token_index=None, **_):
+    # The wheel's golden needs token_index (decode). Prefill semantics, from the op's
+    # docs and kernel: positions 0..S-1 of the [1, 1, S_cache, D] tables, rotate_half.
+    seq = x.shape[-2]
+    half = x.shape[-1] // 2
+    rotated = torch.cat((-x[..., half:], x[..., :half]), dim=-1)
+    return x * cos_cache[..., :seq, :] + rotated * sin_cache[..., :seq, :]
+
+
+def _empty(shape, dtype=ttnn.bfloat16, *_, **__):
+    # ttnn.empty allocates without writing: NaN stands for whatever the memory held,
+    # so a result that depends on it shows up.
+    return torch.full(tuple(shape), math.nan, dtype=ttnn.ttnn_dtype_to_torch_dtype(dtype))
+
+
+HARNESS_GOLDENS = {
+    "experimental.rotary_embedding": _rotary_embedding,
+    "empty": _empty,
+}
+
+#: ops that return host data rather than a device tensor
+HOST_RESULTS = {"to_torch"}
+
+#: multi-output ops: result index -> the keyword naming a preallocated output
+OUTPUT_KEYWORDS = {
+    "moreh_adamw": ("param_out", "exp_avg_out", "exp_avg_sq_out", "max_exp_avg_sq_out"),
+    "moreh_sgd": ("param_out", "momentum_buffer_out"),
+    "moreh_layer_norm": ("output", "mean", "rstd"),
+    "moreh_layer_norm_backward": ("input_grad", "gamma_grad", "beta_grad"),
+}
+#: ops that write into a positional argument
+IN_PLACE_ARG = {"copy": 1, "multiply_": 0, "add_": 0, "subtract_": 0, "divide_": 0}
+#: ops that take ROW_MAJOR tensors (every other op is given TILE tensors only)
+ROW_MAJOR_OK = {"embedding", "embedding_bw", "to_layout", "pad", "typecast", "to_torch"}
+BINARY = {"add", "subtract", "multiply", "divide", "multiply_", "add_", "eq", "ne", "ge"}
+
+
+# ---------------------------------------------------------------------- preconditions
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise HarnessViolation(message)
+
+
+def _tensors(args: tuple, kwargs: dict) -> list[HostTensor]:
+    found: list[HostTensor] = []
+
+    def visit(value: Any) -> None:
+        if isinstance(value, HostTensor):
+            found.append(value)
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                visit(item)
+
+    for value in (*args, *kwargs.values()):
+        visit(value)
+    return found
+
+
+def _pad(args, kwargs):
+    # Host-side ttnn.pad raises "on device tile padding does not support front padding"
+    # for a TILE tensor (reproduced with the mock cluster in test_contract.py).
+    tensor, padding = args[0], args[1]
+    if tensor.layout == ttnn.TILE_LAYOUT:
+        _require(all(before == 0 for before, _ in padding),
+                 f"ttnn.pad: TILE tensors cannot be padded at the front, got {padding}")
+
+
+def _embedding(args, kwargs):
+    ids = args[0]
+    _require(ids.dtype == ttnn.uint32 and ids.layout == ttnn.ROW_MAJOR_LAYOUT,
+             f"ttnn.embedding validates uint32 ROW_MAJOR indices, got {ids}")
+
+
+def _embedding_bw(args, kwargs):
+    # embedding_backward_device_operation.cpp: index uint32 ROW_MAJOR [B,1,1,S] with
+    # S % 32 == 0; grad TILE bfloat16 [1, 1, B*S, D] with D % 32 == 0.
+    ids, _, grad = args[:3]
+    _require(ids.dtype == ttnn.uint32 and ids.layout == ttnn.ROW_MAJOR_LAYOUT,
+             f"ttnn.embedding_bw: index must be uint32 ROW_MAJOR, got {ids}")
+    _require(ids.value.shape[-1] % TILE == 0,
+             f"ttnn.embedding_bw: index columns must be a multiple of 32, got {ids}")
+    shape = tuple(grad.value.shape)
+    _require(len(shape) == 4 and shape[:2] == (1, 1) and shape[-1] % TILE == 0
+             and shape[2] == ids.value.numel() and grad.dtype == ttnn.bfloat16,
+             f"ttnn.embedding_bw: grad must be bfloat16 [1, 1, {ids.value.numel()}, 32k], "
+             f"got {grad}")
+
+
+def _nll_loss(args, kwargs):
+    # moreh_nll_loss_step2_device_operation.cpp: input bfloat16 TILE, target int32 TILE.
+    logits, target = args[0], args[1]
+    _require(logits.dtype == ttnn.bfloat16, f"moreh_nll_loss: input must be bfloat16: {logits}")
+    _require(target.dtype == ttnn.int32, f"moreh_nll_loss: target must be int32: {target}")
+
+
+def _nll_loss_backward(args, kwargs):
+    _require(args[0].dtype == ttnn.int32, f"moreh_nll_loss_backward: int32 target: {args[0]}")
+    _require(kwargs.get("input_grad_tensor") is not None,
+             "moreh_nll_loss_backward needs a preallocated input_grad_tensor")
+
+
+def _bf16_only(name):
+    # moreh_layer_norm{,_backward}_device_operation.cpp: check_tensor(..., BFLOAT16).
+    def check(args, kwargs):
+        for tensor in _tensors(args, kwargs):
+            _require(tensor.dtype == ttnn.bfloat16, f"{name} supports bfloat16 only: {tensor}")
+    return check
+
+
+def _rotary(args, kwargs):
+    # rotary_embedding_device_operation.cpp: X % 64 == 0, cos [1, 1, >= S, X].
+    x, cos, sin = args[:3]
+    seq, width = x.value.shape[-2:]
+    _require(width % (2 * TILE) == 0, f"rotary_embedding: head dim {width} not a multiple of 64")
+    for table in (cos, sin):
+        shape = tuple(table.value.shape)
+        _require(len(shape) == 4 and shape[:2] == (1, 1) and shape[3] == width
+                 and shape[2] >= seq, f"rotary_embedding: table {shape} for input {x}")
+
+
+def _sdpa(args, kwargs):
+    # The op docs: [b, nqh, s, dh] / [b, nkv, s, dh]; is_causal excludes attn_mask; the
+    # mask is 4-D; the kernel runs whole chunks (multiples of 32 rows).
+    q, k = args[0], args[1]
+    mask = kwargs.get("attn_mask")
+    _require(not (mask is not None and kwargs.get("is_causal", True)),
+             "scaled_dot_product_attention: attn_mask needs is_causal=False")
+    for t in (q, k):
+        _require(t.value.shape[-2] % TILE == 0, f"scaled_dot_product_attention: seq of {t} "
+                                                "is not a multiple of 32")
+    if mask is not None:
+        _require(mask.value.dim() == 4, f"scaled_dot_product_attention: mask {mask} not 4-D")
+
+
+def _same_dtype(name):
+    def check(args, kwargs):
+        dtypes = {t.dtype for t in _tensors(args[:2], {})}
+        _require(len(dtypes) <= 1, f"ttnn.{name}: operands have different dtypes {dtypes}")
+    return check
+
+
+def _on_open_device(args, kwargs):
+    device = kwargs.get("device")
+    _require(isinstance(device, HostDevice) and device.open,
+             f"from_torch: expected an open device, got {device!r}")
+
+
+PRECONDITIONS = {
+    "pad": _pad,
+    "embedding": _embedding,
+    "embedding_bw": _embedding_bw,
+    "moreh_nll_loss": _nll_loss,
+    "moreh_nll_loss_backward": _nll_loss_backward,
+    "moreh_layer_norm": _bf16_only("moreh_layer_norm"),
+    "moreh_layer_norm_backward": _bf16_only("moreh_layer_norm_backward"),
+    "experimental.rotary_embedding": _rotary,
+    "transformer.scaled_dot_product_attention": _sdpa,
+    "from_torch": _on_open_device,
+    **{name: _same_dtype(name) for name in BINARY},
+}
+
+
+# ---------------------------------------------------------------------- result typing
+def _explicit(kind: type, args: tuple, kwargs: dict, key: str) -> Any:
+    if isinstance(kwargs.get(key), kind):
+        return kwargs[key]
+    return next((a for a in args if isinstance(a, kind)), None)
+
+
+def _result_dtype(value: torch.Tensor, args: tuple, kwargs: dict) -> Any:
+    """ttnn's output dtype: the requested one, else the (first float) input's."""
+    explicit = _explicit(ttnn.DataType, args, kwargs, "dtype")
+    if explicit is not None:
+        return explicit
+    inputs = _tensors(args, kwargs)
+    if value.dtype == torch.bool:  # ttnn comparisons return their input dtype
+        return inputs[0].dtype if inputs else ttnn.int32
+    if not value.is_floating_point():
+        return ttnn.uint32 if value.dtype == torch.uint32 else ttnn.int32
+    floats = [t.dtype for t in inputs if t.dtype in (ttnn.bfloat16, ttnn.float32)]
+    if floats:
+        return floats[0]
+    return ttnn.bfloat16 if value.dtype == torch.bfloat16 else ttnn.float32
+
+
+def _result_layout(args: tuple, kwargs: dict) -> Any:
+    explicit = _explicit(ttnn.Layout, args, kwargs, "layout")
+    if explicit is not None:
+        return explicit
+    layouts = [t.layout for t in _tensors(args, kwargs)]  # compute ops produce tiles
+    return layouts[0] if layouts and ttnn.TILE_LAYOUT not in layouts else ttnn.TILE_LAYOUT
+
+
+# ---------------------------------------------------------------------- the module stand-in
+class GoldenOp:
+    """One ttnn operation, run by its golden function on HostTensors."""
+
+    def __init__(self, name: str, real: FastOperation, harness: GoldenTTNN) -> None:
+        self.name, self.real, self.harness = name, real, harness
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        name = self.name
+        check_call(name, self.real, args, kwargs)
+        self.harness.check_open()
+        if name not in ROW_MAJOR_OK:
+            for tensor in _tensors(args, kwargs):
+                _require(tensor.layout == ttnn.TILE_LAYOUT,
+                         f"ttnn.{name} is given a {tensor.layout} tensor {tensor}")
+        if name in PRECONDITIONS:
+            PRECONDITIONS[name](args, kwargs)
+        self.harness.calls[name] += 1
+        SESSION_CALLS[name] += 1
+        golden = HARNESS_GOLDENS.get(name)
+        if golden is None:
+            golden = ttnn.get_golden_function(self.real)
+        else:
+            SESSION_HARNESS_GOLDENS.add(name)
+        host_args, host_kwargs = _to_host((args, kwargs))
+        if name.endswith("_bw"):  # as ttnn's own comparison mode prepares them
+            host_args, host_kwargs = ttnn.decorators.prepare_backward_golden_inputs(
+                (host_args, host_kwargs))
+        backward = name.endswith("_bw")  # *_bw goldens differentiate with torch.autograd
+        with contextlib.nullcontext() if backward else torch.no_grad():
+            result = golden(*host_args, **host_kwargs)
+        if name in HOST_RESULTS:
+            return result.detach().clone()
+        return self._outputs(result, args, kwargs)
+
+    def _outputs(self, result: Any, args: tuple, kwargs: dict) -> Any:
+        names = OUTPUT_KEYWORDS.get(self.name)
+        if isinstance(result, (list, tuple)):
+            names = names or (None,) * len(result)
+            return [self._output(r, args, kwargs, kwargs.get(n) if n else None)
+                    for r, n in zip(result, names)]
+        target = None
+        if self.name in IN_PLACE_ARG:
+            target = args[IN_PLACE_ARG[self.name]]
+        for key in self.real.output_tensor_kwarg_names + ("input_grad_tensor",):
+            if isinstance(kwargs.get(key), HostTensor):
+                target = kwargs[key]
+        return self._output(result, args, kwargs, target)
+
+    def _output(self, value: torch.Tensor | None, args, kwargs, target: HostTensor | None):
+        if value is None:
+            return None
+        value = value.detach()
+        if target is None:
+            return HostTensor(value, _result_dtype(value, args, kwargs), _result_layout(args, kwargs))
+        _require(tuple(target.value.shape) == tuple(value.shape),
+                 f"ttnn.{self.name}: preallocated output {target} for a result of shape "
+                 f"{tuple(value.shape)}")
+        target.value = value.to(target.value.dtype).clone()
+        return target
+
+
+def _to_host(structure: Any) -> Any:
+    """HostTensors -> fresh torch copies (goldens may modify or track their inputs)."""
+    if isinstance(structure, HostTensor):
+        return structure.value.clone()
+    if isinstance(structure, dict):
+        return {k: _to_host(v) for k, v in structure.items()}
+    if isinstance(structure, (list, tuple)):
+        return type(structure)(_to_host(v) for v in structure)
+    return structure
+
+
+class _Namespace:
+    """ttnn.transformer, ttnn.experimental: op lookups under a prefix."""
+
+    def __init__(self, harness: GoldenTTNN, prefix: str) -> None:
+        self._harness, self._prefix = harness, prefix
+
+    def __getattr__(self, name: str) -> Any:
+        return self._harness.resolve(f"{self._prefix}.{name}")
+
+
+class _Cluster:
+    def __init__(self, board: str) -> None:
+        self.board = board
+
+    def get_cluster_type(self) -> Any:
+        return ttnn.cluster.ClusterType.__members__[self.board]
+
+
+class GoldenTTNN:
+    """The `ttnn` module as the backend sees it, in golden mode (see module docstring)."""
+
+    def __init__(self, board: str = "N150", arch: str = "wormhole_b0", devices: int = 1) -> None:
+        self.calls: Counter[str] = Counter()
+        self.cluster = _Cluster(board)
+        self.transformer = _Namespace(self, "transformer")
+        self.experimental = _Namespace(self, "experimental")
+        self._arch, self._devices = arch, devices
+        self._device: HostDevice | None = None
+        self._ops: dict[str, GoldenOp] = {}
+
+    def resolve(self, name: str) -> Any:
+        real = ttnn
+        for part in name.split("."):
+            real = getattr(real, part)
+        if not isinstance(real, FastOperation):
+            return real
+        if name not in self._ops:
+            self._ops[name] = GoldenOp(name, real, self)
+        return self._ops[name]
+
+    def __getattr__(self, name: str) -> Any:
+        return self.resolve(name)
+
+    def check_open(self) -> None:
+        _require(self._device is None or self._device.open,
+                 "a ttnn op ran after the device was closed")
+
+    # -------------------------------------------------------------- device stand-ins
+    def _device_call(self, name: str, *args: Any, **kwargs: Any) -> None:
+        check_call(name, getattr(ttnn, name), args, kwargs)
+        self.calls[name] += 1
+
+    def GetNumAvailableDevices(self) -> int:  # noqa: N802 (ttnn's name)
+        self._device_call("GetNumAvailableDevices")
+        return self._devices
+
+    def get_arch_name(self) -> str:
+        self._device_call("get_arch_name")
+        return self._arch
+
+    def open_mesh_device(self, *args: Any, **kwargs: Any) -> HostDevice:
+        self._device_call("open_mesh_device", *args, **kwargs)
+        _require(self._device is None or not self._device.open, "a device is already open")
+        self._device = HostDevice(kwargs.get("mesh_shape", args[0] if args else None))
+        return self._device
+
+    def close_mesh_device(self, device: HostDevice) -> None:
+        self._device_call("close_mesh_device", device)
+        _require(device.open, "close_mesh_device called twice")
+        device.open = False
+
+    def synchronize_device(self, device: HostDevice, *args: Any, **kwargs: Any) -> None:
+        self._device_call("synchronize_device", device, *args, **kwargs)
+        _require(device.open, "synchronize_device on a closed device")
+
+    @property
+    def device_open(self) -> bool:
+        return self._device is not None and self._device.open

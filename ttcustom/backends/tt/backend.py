@@ -1,0 +1,432 @@
+"""The tt backend: every primitive as ttnn ops on a Tenstorrent device.
+
+Arrays are device `ttnn.Tensor`s in TILE layout (integers too), bfloat16 by default or
+float32 where a caller asks for it (master weights, optimizer state). ttnn pads tiles
+itself and reports logical shapes, so the padding stays hidden; the backend adds
+explicit padding and masking only where a kernel needs tile-aligned sizes (fused
+attention, embedding backward) and zeroes tile padding before a matmul contracts over
+it. Fused kernels are used where ttnn has them; `ttcustom.backends.tt.composite` holds
+the compositions for the rest. Nothing in a primitive reads values back to the host.
+
+The ttnn module is a constructor argument, so the same code runs on hardware and, in
+the tests, against Tenstorrent's golden (torch) functions.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+from collections.abc import Sequence
+from types import ModuleType
+from typing import Any
+
+import torch
+
+from ttcustom.backends.base import Array, Backend, Shape
+from ttcustom.backends.tt import composite as C
+from ttcustom.backends.tt.device import TTDevice
+
+TILE = 32
+
+
+class TTBackend(Backend):
+    """ttnn on an opened device or mesh (see `TTDevice`)."""
+
+    name = "tt"
+    default_float = torch.bfloat16
+
+    def __init__(self, ttnn: ModuleType | None = None,
+                 mesh_shape: tuple[int, int] | None = None) -> None:
+        super().__init__()
+        self.ttnn = ttnn if ttnn is not None else importlib.import_module("ttnn")
+        self.device = TTDevice(self.ttnn, mesh_shape)
+        T = self.ttnn
+        self.kernel_config = T.WormholeComputeKernelConfig(
+            math_fidelity=T.MathFidelity.HiFi4, math_approx_mode=False,
+            fp32_dest_acc_en=True, packer_l1_acc=True,
+        )
+        self._to_tt = {torch.bfloat16: T.bfloat16, torch.float32: T.float32,
+                       torch.int32: T.int32}
+        self._to_torch = {T.bfloat16: torch.bfloat16, T.float32: torch.float32,
+                          T.int32: torch.int32, T.uint32: torch.int32}
+        #: device constants (causal masks, rotation matrices), made once per shape
+        self._constants: dict[tuple, Array] = {}
+
+    def __repr__(self) -> str:
+        return f"TTBackend(board={self.device.board!r}, mesh_shape={self.device.mesh_shape})"
+
+    def __enter__(self) -> TTBackend:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def describe(self) -> dict[str, Any]:
+        return {"backend": self.name, **self.device.describe(),
+                "default_dtype": str(self.default_float).removeprefix("torch.")}
+
+    def close(self) -> None:
+        self._constants.clear()
+        self.device.close()
+
+    def synchronize(self) -> None:
+        self.device.synchronize()
+
+    # ----------------------------------------------------------------- data movement
+    def tt_dtype(self, dtype: torch.dtype) -> Any:
+        """The ttnn dtype storing `dtype`: bf16 or fp32 for floats, int32 for the rest."""
+        if dtype == torch.bfloat16:
+            return self.ttnn.bfloat16
+        return self.ttnn.float32 if dtype.is_floating_point else self.ttnn.int32
+
+    def upload(self, value: torch.Tensor, dtype: torch.dtype | None = None) -> Array:
+        self.transfers.uploads += 1
+        target = self.tt_dtype(dtype or value.dtype)
+        host = value.detach()
+        if target == self.ttnn.int32:
+            host = host.to(torch.int32)
+        elif host.dtype not in (torch.bfloat16, torch.float32):
+            host = host.float()
+        return self.device.to_device(host.contiguous(), target, self.ttnn.TILE_LAYOUT)
+
+    def download(self, a: Array) -> torch.Tensor:
+        self.transfers.downloads += 1
+        return self.device.to_host(a).to(self.dtype(a))
+
+    def shape(self, a: Array) -> Shape:
+        return tuple(a.shape)
+
+    def dtype(self, a: Array) -> torch.dtype:
+        return self._to_torch[a.dtype]
+
+    def cast(self, a: Array, dtype: torch.dtype) -> Array:
+        target = self.tt_dtype(dtype)
+        return a if a.dtype == target else self.ttnn.typecast(a, target)
+
+    def full(self, shape: Shape, value: float, dtype: torch.dtype) -> Array:
+        T = self.ttnn
+        fill = float(value) if dtype.is_floating_point else int(value)
+        return T.full(list(shape), fill, self.tt_dtype(dtype), T.TILE_LAYOUT, self.device.mesh,
+                      T.DRAM_MEMORY_CONFIG)
+
+    def empty(self, shape: Shape, like: Array) -> Array:
+        """Uninitialised device memory for a kernel's preallocated output."""
+        T = self.ttnn
+        return T.empty(list(shape), like.dtype, T.TILE_LAYOUT, self.device.mesh,
+                       T.DRAM_MEMORY_CONFIG)
+
+    # ------------------------------------------------------------------ elementwise
+    def _operand(self, a: Array, b: Array | float) -> Array | float:
+        """`b` in `a`'s dtype (ttnn binary kernels take one input dtype)."""
+        if isinstance(b, (int, float)) or b.dtype == a.dtype:
+            return b
+        return self.ttnn.typecast(b, a.dtype)
+
+    def add(self, a, b):
+        return self.ttnn.add(a, self._operand(a, b))
+
+    def sub(self, a, b):
+        return self.ttnn.subtract(a, self._operand(a, b))
+
+    def mul(self, a, b):
+        return self.ttnn.multiply(a, self._operand(a, b))
+
+    def div(self, a, b):
+        return self.ttnn.divide(a, self._operand(a, b))
+
+    def neg(self, a):
+        return self.ttnn.neg(a)
+
+    def exp(self, a):
+        return self.ttnn.exp(a)
+
+    def log(self, a):
+        return self.ttnn.log(a)
+
+    def pow(self, a, exponent):
+        return self.ttnn.pow(a, float(exponent))
+
+    def tanh(self, a):
+        return self.ttnn.tanh(a)
+
+    def clamp(self, a, min=None, max=None):
+        return self.ttnn.clamp(a, min=min, max=max)
+
+    def silu(self, a):
+        return self.ttnn.silu(a)
+
+    def silu_backward(self, grad, a):
+        return self.ttnn.silu_bw(grad, a)[0]
+
+    def _gelu_variant(self, approximate: str) -> Any:
+        variants = self.ttnn.GeluVariant
+        return variants.Tanh if approximate == "tanh" else variants.Accurate
+
+    def gelu(self, a, approximate="none"):
+        return self.ttnn.gelu(a, variant=self._gelu_variant(approximate))
+
+    def gelu_backward(self, grad, a, approximate="none"):
+        return self.ttnn.gelu_bw(grad, a, variant=self._gelu_variant(approximate))[0]
+
+    def sum_to_shape(self, a, shape):
+        source = self.shape(a)
+        if source == tuple(shape):
+            return a
+        lead = len(source) - len(shape)
+        dims = list(range(lead)) + [
+            lead + i for i, n in enumerate(shape) if n == 1 and source[lead + i] != 1
+        ]
+        return self.reshape(self._sum(a, dims, keepdim=True), shape)
+
+    # ------------------------------------------------------------------ shape ops
+    def reshape(self, a, shape):
+        shape = C.resolve_shape(self.shape(a), shape)
+        return a if self.shape(a) == shape else self.ttnn.reshape(a, list(shape))
+
+    def permute(self, a, dims):
+        dims = list(dims)
+        return a if dims == sorted(dims) else self.ttnn.permute(a, dims)
+
+    def slice(self, a, index):
+        plan = C.plan_index(self.shape(a), index)
+        out = a
+        if not plan.is_full:
+            out = self.ttnn.slice(a, plan.starts, plan.ends, plan.steps)
+        return self.reshape(out, plan.out_shape)
+
+    def slice_backward(self, grad, shape, index):
+        plan = C.plan_index(shape, index)
+        grad = self.reshape(grad, plan.kept_shape)
+        for dim, step in enumerate(plan.steps):
+            if step > 1:
+                grad = self._spread(grad, dim, step)
+        sizes = self.shape(grad)
+        padding = [(start, total - start - size)
+                   for start, size, total in zip(plan.starts, sizes, shape)]
+        if any(after < 0 for _, after in padding):  # a strided slice's last gap overshoots
+            grad = self.ttnn.slice(grad, [0] * len(shape),
+                                   [size + min(after, 0) for size, (_, after) in zip(sizes, padding)],
+                                   [1] * len(shape))
+            padding = [(before, max(after, 0)) for before, after in padding]
+        return self._pad(grad, padding, 0.0)
+
+    def _spread(self, a: Array, dim: int, step: int) -> Array:
+        """Place the rows of `a` along `dim` `step` apart, zeros in between."""
+        shape = self.shape(a)
+        tall = shape[: dim + 1] + (1,) + shape[dim + 1:]
+        padding = [(0, 0)] * len(tall)
+        padding[dim + 1] = (0, step - 1)
+        spread = self._pad(self.reshape(a, tall), padding, 0.0)
+        return self.reshape(spread, shape[:dim] + (shape[dim] * step,) + shape[dim + 1:])
+
+    def _pad(self, a: Array, padding: Sequence[tuple[int, int]], value: float) -> Array:
+        """ttnn.pad; TILE tensors cannot be padded at the front, so those go via ROW_MAJOR."""
+        T = self.ttnn
+        padding = [tuple(p) for p in padding]
+        if all(p == (0, 0) for p in padding):
+            return a
+        if all(before == 0 for before, _ in padding):
+            return T.pad(a, padding, value)
+        rows = T.to_layout(a, T.ROW_MAJOR_LAYOUT)
+        return T.to_layout(T.pad(rows, padding, value), T.TILE_LAYOUT)
+
+    def pad_to_tile(self, a: Array, dims: Sequence[int], value: float) -> Array:
+        """`a` extended along `dims` to a multiple of 32 with `value` (a mask or a neutral)."""
+        shape = self.shape(a)
+        padding = [(0, 0)] * len(shape)
+        for d in dims:
+            padding[d] = (0, -shape[d] % TILE)
+        return self._pad(a, padding, value)
+
+    def crop(self, a: Array, shape: Shape) -> Array:
+        """The leading `shape` block of `a` (undoes `pad_to_tile`)."""
+        if self.shape(a) == tuple(shape):
+            return a
+        return self.ttnn.slice(a, [0] * len(shape), list(shape), [1] * len(shape))
+
+    def concat(self, arrays, dim):
+        arrays = list(arrays)
+        return arrays[0] if len(arrays) == 1 else self.ttnn.concat(arrays, dim)
+
+    # ------------------------------------------------------------------ reductions
+    def _sum(self, a: Array, dims: Sequence[int] | None, keepdim: bool) -> Array:
+        shape = self.shape(a)
+        dims = list(range(len(shape))) if dims is None else [d % len(shape) for d in dims]
+        if not dims:
+            return a
+        out = self.ttnn.moreh_sum(a, dims, keepdim=keepdim,
+                                  compute_kernel_config=self.kernel_config)
+        kept = tuple(1 if i in dims else n for i, n in enumerate(shape))
+        return self.reshape(out, kept if keepdim else tuple(n for i, n in enumerate(shape)
+                                                            if i not in dims))
+
+    def sum(self, a, dims, keepdim=False):
+        return self._sum(a, dims, keepdim)
+
+    def expand(self, a, shape):
+        return a if self.shape(a) == tuple(shape) else self.ttnn.expand(a, list(shape))
+
+    def mean_last(self, a: Array) -> Array:
+        """Mean over the last dim, kept as a trailing 1 (ttnn.mean ignores tile padding)."""
+        return self.ttnn.mean(a, -1, True, compute_kernel_config=self.kernel_config)
+
+    def logsumexp_last(self, a: Array) -> Array:
+        """log(sum(exp(a))) over the last dim, stabilised by the row max; keeps the dim."""
+        T = self.ttnn
+        top = T.max(a, -1, True)
+        total = self._sum(T.exp(T.subtract(a, top)), [-1], keepdim=True)
+        return T.add(T.log(total), top)
+
+    # ------------------------------------------------------------------ matmul
+    def _contractable(self, a: Array, dim: int) -> Array:
+        """Zero the tile padding of `a` when a matmul sums over its unaligned dim `dim`."""
+        if self.shape(a)[dim] % TILE == 0:
+            return a
+        return self.ttnn.fill_implicit_tile_padding(a, 0.0)
+
+    def matmul(self, a, b, transpose_a=False, transpose_b=False, dtype=None):
+        a, b = C.broadcast_batch(self, a, b)
+        a = self._contractable(a, -2 if transpose_a else -1)
+        b = self._contractable(b, -1 if transpose_b else -2)
+        extra = {"dtype": self.tt_dtype(dtype)} if dtype is not None else {}
+        return self.ttnn.matmul(a, b, transpose_a=transpose_a, transpose_b=transpose_b,
+                                compute_kernel_config=self.kernel_config, **extra)
+
+    def linear(self, x, weight, bias):
+        x = self._contractable(x, -1)
+        weight = self._contractable(weight, -1)
+        if bias is not None:
+            bias = self.reshape(bias, (1, self.shape(bias)[0]))
+        return self.ttnn.linear(x, weight, bias=bias, transpose_b=True,
+                                compute_kernel_config=self.kernel_config)
+
+    def linear_backward(self, grad, x, weight, need):
+        out_features, in_features = self.shape(weight)
+        grad2d = self.reshape(grad, (-1, out_features))
+        dx = self.matmul(grad, weight) if need[0] else None
+        dw = None
+        if need[1]:
+            dw = self.matmul(grad2d, self.reshape(x, (-1, in_features)), transpose_a=True)
+        db = self._sum(grad2d, [0], keepdim=False) if need[2] else None
+        return dx, dw, db
+
+    # ------------------------------------------------------------------ nn primitives
+    def embedding(self, ids, weight):
+        T = self.ttnn
+        shape = self.shape(ids)
+        rows = self.reshape(ids, (math.prod(shape[:-1]), shape[-1]) if shape else (1, 1))
+        out = T.embedding(self._indices(rows), weight, layout=T.TILE_LAYOUT)
+        return self.reshape(out, shape + (self.shape(weight)[1],))
+
+    def _indices(self, ids: Array) -> Array:
+        """Token ids as the embedding kernels read them: uint32, ROW_MAJOR."""
+        T = self.ttnn
+        return T.to_layout(T.typecast(ids, T.uint32), T.ROW_MAJOR_LAYOUT)
+
+    def embedding_backward(self, grad, ids, weight):
+        return C.embedding_backward(self, grad, ids, weight)
+
+    def rms_norm(self, x, weight, eps):
+        T = self.ttnn
+        rstd = T.rsqrt(T.add(self.mean_last(T.multiply(x, x)), eps))
+        y = T.rms_norm(x, epsilon=eps, weight=weight, compute_kernel_config=self.kernel_config)
+        return y, rstd
+
+    def rms_norm_backward(self, grad, x, weight, rstd):
+        return C.rms_norm_backward(self, grad, x, weight, rstd)
+
+    def layer_norm(self, x, weight, bias, eps):
+        return C.layer_norm(self, x, weight, bias, eps)
+
+    def layer_norm_backward(self, grad, x, weight, mean, rstd):
+        return C.layer_norm_backward(self, grad, x, weight, mean, rstd)
+
+    def softmax(self, x, dim):
+        return self.ttnn.softmax(x, dim, numeric_stable=True,
+                                 compute_kernel_config=self.kernel_config)
+
+    def softmax_backward(self, grad, y, dim):
+        return self.ttnn.moreh_softmax_backward(y, grad, dim,
+                                                compute_kernel_config=self.kernel_config)
+
+    def log_softmax(self, x, dim):
+        return self.ttnn.moreh_logsoftmax(x, dim, compute_kernel_config=self.kernel_config)
+
+    def log_softmax_backward(self, grad, y, dim):
+        return self.ttnn.moreh_logsoftmax_backward(y, grad, dim,
+                                                   compute_kernel_config=self.kernel_config)
+
+    def rotary(self, x, cos, sin):
+        return C.rotary(self, x, cos, sin)
+
+    def sdpa(self, q, k, v, mask, is_causal, scale, need_logsumexp=True):
+        if not need_logsumexp:
+            return C.fused_attention(self, q, k, v, mask, is_causal, scale), None
+        return C.attention(self, q, k, v, mask, is_causal, scale)
+
+    def sdpa_backward(self, grad, q, k, v, out, logsumexp, mask, is_causal, scale):
+        return C.attention_backward(self, grad, q, k, v, out, logsumexp, mask, is_causal, scale)
+
+    def cross_entropy(self, logits, target, ignore_index, reduction):
+        return C.cross_entropy(self, logits, target, ignore_index, reduction)
+
+    def cross_entropy_backward(self, grad, logits, target, logsumexp, ignore_index, reduction):
+        return C.cross_entropy_backward(self, grad, logits, target, logsumexp, ignore_index,
+                                        reduction)
+
+    def dropout_mask(self, shape, p, seed, dtype):
+        T = self.ttnn
+        uniform = T.rand(list(shape), self.device.mesh, dtype=self.tt_dtype(dtype),
+                         layout=T.TILE_LAYOUT, low=0.0, high=1.0, seed=seed % (2**31 - 1) + 1)
+        return T.multiply(T.ge(uniform, p), 1.0 / (1.0 - p))
+
+    def constant(self, key: tuple, make: Any) -> Array:
+        """A device constant built once per `key` by `make()` and kept until close()."""
+        if key not in self._constants:
+            self._constants[key] = make()
+        return self._constants[key]
+
+    # ------------------------------------------------------------------ optimizers
+    def adamw_step(self, params, grads, exp_avgs, exp_avg_sqs, step, lr, beta1, beta2, eps,
+                   weight_decay):
+        for param, grad, exp_avg, exp_avg_sq in zip(params, grads, exp_avgs, exp_avg_sqs):
+            self.ttnn.moreh_adamw(
+                param, grad, exp_avg, exp_avg_sq, lr=lr, beta1=beta1, beta2=beta2, eps=eps,
+                weight_decay=weight_decay, step=step, amsgrad=False, param_out=param,
+                exp_avg_out=exp_avg, exp_avg_sq_out=exp_avg_sq,
+                compute_kernel_config=self.kernel_config,
+            )
+
+    def sgd_step(self, params, grads, momentum_buffers, lr, momentum, dampening, nesterov,
+                 weight_decay):
+        buffers = []
+        for param, grad, buffer in zip(params, grads, momentum_buffers):
+            buffer_out = buffer
+            if momentum != 0 and buffer is None:
+                buffer_out = self.empty(self.shape(param), param)
+            self.ttnn.moreh_sgd(
+                param, grad, buffer, param_out=param, momentum_buffer_out=buffer_out, lr=lr,
+                momentum=momentum, dampening=dampening, weight_decay=weight_decay,
+                nesterov=nesterov, momentum_initialized=buffer is not None,
+                compute_kernel_config=self.kernel_config,
+            )
+            buffers.append(buffer_out)
+        return buffers
+
+    def global_norm(self, arrays, norm_type):
+        T = self.ttnn
+        norms = [self.reshape(self.cast(T.moreh_norm(a, norm_type), torch.float32), (1,))
+                 for a in arrays]
+        total = T.moreh_norm(self.concat(norms, 0), norm_type)
+        return self.reshape(total, ())
+
+    def scale_(self, arrays, factor):
+        for a in arrays:
+            scale = self.reshape(self.cast(factor, self.dtype(a)), (1,) * len(self.shape(a)))
+            self.ttnn.multiply_(a, scale)
+
+    def copy_(self, dst, src):
+        self.ttnn.copy(src, dst)
+
+
+__all__ = ["TTBackend"]
