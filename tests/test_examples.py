@@ -1,0 +1,60 @@
+"""Every script in examples/ runs to completion and shows what its lesson promises.
+
+Each example runs in a fresh process (as a user runs it), from a temporary directory so
+its outputs land there, with TTCUSTOM_EXAMPLE_FAST=1 to shorten long runs.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+
+
+def run_example(name: str, cwd: Path, *args: str, timeout: int = 600) -> str:
+    """Run examples/`name` like a user would; return its stdout, failing with its output."""
+    env = {**os.environ, "TTCUSTOM_EXAMPLE_FAST": "1", "TTCUSTOM_BACKEND": "cpu",
+           "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.run([sys.executable, str(EXAMPLES / name), *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, f"{name} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+    return proc.stdout
+
+
+def _number(pattern: str, text: str) -> float:
+    match = re.search(pattern, text)
+    assert match, f"{pattern!r} not in output:\n{text}"
+    return float(match.group(1))
+
+
+def check_ct7_transformer(out: str, cwd: Path) -> None:
+    # An untrained model guesses uniformly over 256 bytes; training halves the loss.
+    assert abs(_number(r"initial loss (\d+\.\d+)", out) - math.log(256)) < 0.3
+    first, final = map(float, re.search(r"loss (\d+\.\d+) -> (\d+\.\d+)", out).groups())
+    assert final < first / 2
+    assert re.search(r"logits \[B, S, V\]\s+\[8, 64, 256\]", out)
+    assert re.search(r"total\s+820,352", out)  # the count docs/lessons/ct7-architecture.md quotes
+
+
+CHECKS: dict[str, Callable[[str, Path], None]] = {
+    "ct7_transformer.py": check_ct7_transformer,
+}
+
+
+def test_every_example_has_a_check():
+    scripts = {path.name for path in EXAMPLES.glob("*.py")}
+    assert scripts == set(CHECKS), "add a check in tests/test_examples.py for each example"
+
+
+@pytest.mark.parametrize("name", sorted(CHECKS))
+def test_example_runs(name, tmp_path):
+    CHECKS[name](run_example(name, tmp_path), tmp_path)
