@@ -194,6 +194,11 @@ def _from_transformers_model(model: Any) -> tuple[ModelConfig, Checkpoint]:
 
 
 # ---------------------------------------------------------------------- loading
+def _listing(items: list[str], separator: str = ", ", limit: int = 12) -> str:
+    shown = separator.join(items[:limit])
+    return shown + (f"{separator}... and {len(items) - limit} more" if len(items) > limit else "")
+
+
 def load_weights(model: CausalLM, checkpoint: Checkpoint) -> None:
     """Check names and shapes of all tensors, then copy them into `model` one by one."""
     table = model.weight_table
@@ -218,18 +223,20 @@ def load_weights(model: CausalLM, checkpoint: Checkpoint) -> None:
             mismatched.append(f"{name} in {entry.location} has shape {list(entry.shape)}, the "
                               f"config implies {list(want)}")
         plan[name] = ours
-    missing = sorted(hf for hf, (ours, _) in by_hf.items() if ours not in plan.values())
+    loaded = set(plan.values())
+    missing = sorted(hf for hf, (ours, _) in by_hf.items() if ours not in loaded)
     problems = []
     if mismatched:
-        problems.append("shape mismatches: " + "; ".join(mismatched))
+        problems.append("shape mismatches: " + _listing(mismatched, "; "))
     if missing:
-        problems.append(f"missing tensors ({len(missing)}): " + ", ".join(missing))
+        problems.append(f"missing tensors ({len(missing)}): " + _listing(missing))
     if unexpected:
-        problems.append(f"unexpected tensors ({len(unexpected)}): " + ", ".join(unexpected))
+        problems.append(f"unexpected tensors ({len(unexpected)}): " + _listing(unexpected))
     if problems:
         raise CheckpointError(
             f"{checkpoint.label}: does not match the {model.config.architecture} its config "
-            f"describes. " + " | ".join(problems)
+            "describes (are config.json and the weights from the same checkpoint?). "
+            + " | ".join(problems)
         )
     floating = [e.dtype for e in checkpoint.entries.values() if e.dtype.is_floating_point]
     if model.config.dtype is None and floating:
