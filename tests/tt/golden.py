@@ -133,12 +133,12 @@ def _tensors(args: tuple, kwargs: dict) -> list[HostTensor]:
 
 
 def _pad(args, kwargs):
-    # Host-side ttnn.pad raises "on device tile padding does not support front padding"
-    # for a TILE tensor (reproduced with the mock cluster in test_contract.py).
-    tensor, padding = args[0], args[1]
-    if tensor.layout == ttnn.TILE_LAYOUT:
-        _require(all(before == 0 for before, _ in padding),
-                 f"ttnn.pad: TILE tensors cannot be padded at the front, got {padding}")
+    # On a TILE tensor ttnn.pad extends the tile-padded shape, by whole tiles, at the end
+    # only (pad.cpp; host runs reject front padding, see test_contract.py), unlike the
+    # golden's torch pad of the logical shape. ROW_MAJOR pads the logical shape.
+    tensor = args[0]
+    _require(tensor.layout == ttnn.ROW_MAJOR_LAYOUT,
+             f"ttnn.pad of a TILE tensor {tensor} does not pad its logical shape")
 
 
 def _embedding(args, kwargs):
@@ -414,6 +414,14 @@ class GoldenTTNN:
     def synchronize_device(self, device: HostDevice, *args: Any, **kwargs: Any) -> None:
         self._device_call("synchronize_device", device, *args, **kwargs)
         _require(device.open, "synchronize_device on a closed device")
+
+    def replicate_tensor_to_mesh_mapper(self, mesh: HostDevice) -> tuple:
+        self._device_call("replicate_tensor_to_mesh_mapper", mesh)
+        return ("replicate", mesh)
+
+    def get_device_tensors(self, tensor: HostTensor) -> list[HostTensor]:
+        self._device_call("get_device_tensors", tensor)
+        return [tensor] * self._devices  # replicas of a replicated tensor are equal
 
     @property
     def device_open(self) -> bool:

@@ -79,7 +79,9 @@ class TTBackend(Backend):
             return self.ttnn.bfloat16
         return self.ttnn.float32 if dtype.is_floating_point else self.ttnn.int32
 
-    def upload(self, value: torch.Tensor, dtype: torch.dtype | None = None) -> Array:
+    def upload(self, value: torch.Tensor, dtype: torch.dtype | None = None,
+               shard_dim: int | None = None) -> Array:
+        """`shard_dim` splits `value` along that dim over the mesh devices (data parallel)."""
         self.transfers.uploads += 1
         target = self.tt_dtype(dtype or value.dtype)
         host = value.detach()
@@ -87,7 +89,7 @@ class TTBackend(Backend):
             host = host.to(torch.int32)
         elif host.dtype not in (torch.bfloat16, torch.float32):
             host = host.float()
-        return self.device.to_device(host.contiguous(), target, self.ttnn.TILE_LAYOUT)
+        return self.device.to_device(host.contiguous(), target, self.ttnn.TILE_LAYOUT, shard_dim)
 
     def download(self, a: Array) -> torch.Tensor:
         self.transfers.downloads += 1
@@ -220,15 +222,17 @@ class TTBackend(Backend):
         return self.reshape(spread, shape[:dim] + (shape[dim] * step,) + shape[dim + 1:])
 
     def _pad(self, a: Array, padding: Sequence[tuple[int, int]], value: float) -> Array:
-        """ttnn.pad; TILE tensors cannot be padded at the front, so those go via ROW_MAJOR."""
+        """torch-style constant padding of the logical shape.
+
+        Done in ROW_MAJOR layout: there ttnn.pad pads the logical shape (front too); on
+        a TILE tensor it pads the tile-padded shape, by whole tiles, at the end only.
+        """
         T = self.ttnn
         padding = [tuple(p) for p in padding]
         if all(p == (0, 0) for p in padding):
             return a
-        if all(before == 0 for before, _ in padding):
-            return T.pad(a, padding, value)
-        rows = T.to_layout(a, T.ROW_MAJOR_LAYOUT)
-        return T.to_layout(T.pad(rows, padding, value), T.TILE_LAYOUT)
+        rows = T.pad(T.to_layout(a, T.ROW_MAJOR_LAYOUT), padding, value)
+        return T.to_layout(rows, T.TILE_LAYOUT)
 
     def pad_to_tile(self, a: Array, dims: Sequence[int], value: float) -> Array:
         """`a` extended along `dims` to a multiple of 32 with `value` (a mask or a neutral)."""
@@ -427,6 +431,14 @@ class TTBackend(Backend):
 
     def copy_(self, dst, src):
         self.ttnn.copy(src, dst)
+
+    # ------------------------------------------------------------------ data parallel
+    def all_reduce(self, a: Array) -> Array:
+        """The sum of `a` over every mesh device, on each of them (CCL, rank >= 2 inputs)."""
+        shape = self.shape(a)
+        lifted = self.reshape(a, (1,) * (2 - len(shape)) + shape)
+        summed = self.ttnn.all_reduce(lifted, memory_config=self.ttnn.DRAM_MEMORY_CONFIG)
+        return self.reshape(summed, shape)
 
 
 __all__ = ["TTBackend"]

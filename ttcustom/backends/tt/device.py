@@ -73,10 +73,14 @@ class TTDevice:
             self.close()
             raise
 
-    def to_device(self, host: Any, dtype: Any, layout: Any) -> Any:
-        """Copy a host torch tensor onto the device (every mesh device gets a replica)."""
+    def to_device(self, host: Any, dtype: Any, layout: Any, shard_dim: int | None = None) -> Any:
+        """Copy a host torch tensor onto the device: every mesh device gets a replica, or
+        with `shard_dim` its own slice along that dim (a data-parallel batch)."""
         ttnn = self.ttnn
-        kwargs = {"mesh_mapper": self._mapper} if self._mapper is not None else {}
+        mapper = self._mapper
+        if shard_dim is not None and self.num_devices > 1:
+            mapper = ttnn.shard_tensor_to_mesh_mapper(self.mesh, shard_dim)
+        kwargs = {"mesh_mapper": mapper} if mapper is not None else {}
         return ttnn.from_torch(host, dtype, layout=layout, device=self.mesh,
                                memory_config=ttnn.DRAM_MEMORY_CONFIG, **kwargs)
 
