@@ -3,20 +3,28 @@
 from ttcustom.nn import init
 from ttcustom.nn.containers import ModuleDict, ModuleList, Sequential
 from ttcustom.nn.layers import GELU, Dropout, Embedding, LayerNorm, Linear, RMSNorm, SiLU
+from ttcustom.nn.lora import LoRALinear
 from ttcustom.nn.module import Module, Parameter
+from ttcustom.nn.transformer import MLP, Attention, GatedMLP, RotaryEmbedding, TransformerBlock
 
 __all__ = [
     "GELU",
+    "MLP",
+    "Attention",
     "Dropout",
     "Embedding",
+    "GatedMLP",
     "LayerNorm",
     "Linear",
+    "LoRALinear",
     "Module",
     "ModuleDict",
     "ModuleList",
     "Parameter",
     "RMSNorm",
+    "RotaryEmbedding",
     "Sequential",
     "SiLU",
+    "TransformerBlock",
     "init",
 ]
