@@ -165,3 +165,15 @@ def pcc(a: torch.Tensor, b: torch.Tensor) -> float:
         return 1.0
     a, b = a - a.mean(), b - b.mean()
     return float((a @ b) / (a.norm() * b.norm()).clamp_min(1e-30))
+
+
+def assert_correlated(actual: torch.Tensor, expected: torch.Tensor, threshold: float,
+                      what: str) -> None:
+    """PCC >= threshold; a single value (a loss) is compared to 2e-2 relative instead."""
+    assert actual.shape == expected.shape, f"{what}: shape {actual.shape} != {expected.shape}"
+    if actual.numel() == 1:
+        torch.testing.assert_close(actual, expected, rtol=2e-2, atol=1e-2,
+                                   msg=lambda m: f"{what}: {m}")
+        return
+    value = pcc(actual, expected)
+    assert value >= threshold, f"{what}: pcc {value:.5f} < {threshold}"

@@ -9,7 +9,7 @@ ttnn = pytest.importorskip("ttnn")
 
 import torch  # noqa: E402
 
-from tests.tt.cases import CASES, INFERENCE_CASES, pcc, run  # noqa: E402
+from tests.tt.cases import CASES, INFERENCE_CASES, assert_correlated, run  # noqa: E402
 
 pytestmark = pytest.mark.tt
 
@@ -32,10 +32,7 @@ def _close(a, b, what):
 
 
 def _correlated(a, b, what):
-    if a.numel() == 1:  # a correlation needs many values; one bfloat16 scalar is 1e-2 close
-        torch.testing.assert_close(a, b, rtol=1e-2, atol=1e-2, msg=lambda m: f"{what}: {m}")
-        return
-    assert pcc(a, b) >= BF16_PCC, f"{what}: pcc {pcc(a, b):.5f} < {BF16_PCC}"
+    assert_correlated(a, b, BF16_PCC, what)
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
