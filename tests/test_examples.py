@@ -45,8 +45,32 @@ def check_ct7_transformer(out: str, cwd: Path) -> None:
     assert re.search(r"total\s+820,352", out)  # the count docs/lessons/ct7-architecture.md quotes
 
 
+def check_ct2_dataset(out: str, cwd: Path) -> None:
+    assert "my_dataset.jsonl: format prompt_response (detected from line 1), 3 examples, 0 errors" in out
+    for line, code in [(2, "invalid_json"), (3, "missing_field"), (4, "empty_field"),
+                       (5, "duplicate")]:
+        assert f"broken.jsonl:line {line}: error: {code}:" in out
+    # The loss skips the prompt template and trains on the response only.
+    assert "masked : '### Question:\\nWhat is a neural network?\\n\\n### Answer:\\n'" in out
+    assert "trickster_train.jsonl: format prompt_response (detected from line 1), 247 examples, 0 errors" in out
+    assert (cwd / "output" / "ct2" / "my_dataset.jsonl").is_file()
+
+
+def check_plain_loop(out: str, cwd: Path) -> None:
+    initial, final = map(float, re.search(r"val loss (\d+\.\d+) -> (\d+\.\d+)", out).groups())
+    assert abs(initial - math.log(256)) < 0.3 and final < initial - 1.0
+    saved = cwd / "output" / "plain_loop" / "model"
+    transformers = pytest.importorskip("transformers")
+    model = transformers.AutoModelForCausalLM.from_pretrained(saved)
+    tokenizer = transformers.AutoTokenizer.from_pretrained(saved)
+    ids = tokenizer("### Question:\nWhat is a loss?", return_tensors="pt")["input_ids"]
+    assert model(ids).logits.shape == (1, ids.shape[1], 256)
+
+
 CHECKS: dict[str, Callable[[str, Path], None]] = {
+    "ct2_dataset.py": check_ct2_dataset,
     "ct7_transformer.py": check_ct7_transformer,
+    "plain_loop.py": check_plain_loop,
 }
 
 
