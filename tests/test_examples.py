@@ -56,6 +56,16 @@ def check_ct2_dataset(out: str, cwd: Path) -> None:
     assert (cwd / "output" / "ct2" / "my_dataset.jsonl").is_file()
 
 
+def check_ct3_config(out: str, cwd: Path) -> None:
+    assert "training_n150.yaml: valid" in out
+    assert "validation_frequency = 50" in out and "checkpoint_frequency = 100" in out
+    for line, problem in [(2, "training_config.batch_size"), (3, "did you mean 'learning_rate'"),
+                          (5, "training_config.scheduler"), (7, "enable_ddp is false")]:
+        assert re.search(rf"broken\.yaml:{line}: .*{re.escape(problem)}", out), problem
+    assert "N300: 8 per device x 2 device(s) x 2 accumulation steps = 32 examples" in out
+    assert (cwd / "output" / "ct3" / "resolved.yaml").is_file()
+
+
 def check_plain_loop(out: str, cwd: Path) -> None:
     initial, final = map(float, re.search(r"val loss (\d+\.\d+) -> (\d+\.\d+)", out).groups())
     assert abs(initial - math.log(256)) < 0.3 and final < initial - 1.0
@@ -69,6 +79,7 @@ def check_plain_loop(out: str, cwd: Path) -> None:
 
 CHECKS: dict[str, Callable[[str, Path], None]] = {
     "ct2_dataset.py": check_ct2_dataset,
+    "ct3_config.py": check_ct3_config,
     "ct7_transformer.py": check_ct7_transformer,
     "plain_loop.py": check_plain_loop,
 }
