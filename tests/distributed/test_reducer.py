@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 import torch
 
@@ -134,3 +136,11 @@ def test_wrapping_copies_replica_zero_into_parameters_and_buffers():
 def test_state_dict_keys_carry_the_module_prefix_like_torch():
     ddp = DistributedDataParallel(build_model(seed=0), communicator=TwinReplicas())
     assert list(ddp.state_dict()) == [f"module.{k}" for k in ddp.module.state_dict()]
+
+
+def test_a_wrapper_dropped_right_after_its_forward_still_averages_the_gradients():
+    comm = TwinReplicas()
+    loss = _loss(DistributedDataParallel(build_model(seed=0), communicator=comm))
+    gc.collect()
+    loss.backward()
+    assert len(comm.reduced) == 1

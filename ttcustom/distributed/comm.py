@@ -56,6 +56,10 @@ class Communicator(abc.ABC):
     def check_same(self, what: str, items: list[Any]) -> None:
         """Raise `DistributedError` naming the first item where replicas disagree."""
 
+    def shard_input(self, value: Any) -> Any:
+        """This replica's part of a forward input (a process already loads its own part)."""
+        return value
+
 
 class TorchCommunicator(Communicator):
     """`torch.distributed` over a process group (gloo or nccl); arrays are torch tensors."""

@@ -20,6 +20,7 @@ from ttcustom.autograd.tensor import Tensor
 from ttcustom.backends.base import Backend
 from ttcustom.distributed.comm import Communicator, TorchCommunicator
 from ttcustom.distributed.flat import group_by_size
+from ttcustom.distributed.mesh import MeshCommunicator
 from ttcustom.distributed.reducer import Reducer
 from ttcustom.nn.module import Module, Parameter
 
@@ -32,7 +33,8 @@ class DistributedDataParallel(Module):
 
     Accepts torch DDP's main arguments; `device_ids` is accepted so torch scripts port
     unchanged, but placement follows the module's backend. `communicator` overrides
-    the transport (default: the torch process group for cpu/cuda modules).
+    the transport (default: the devices of the mesh for a tt module, else the torch
+    process group).
     """
 
     def __init__(
@@ -67,7 +69,8 @@ class DistributedDataParallel(Module):
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         if self.broadcast_buffers:
             broadcast_from_rank0(self.communicator, list(self.module.buffers()))
-        output = self.module(*args, **kwargs)
+        shard = self.communicator.shard_input
+        output = self.module(*map(shard, args), **{k: shard(v) for k, v in kwargs.items()})
         if is_grad_enabled() and self.require_backward_grad_sync:
             unused = unused_parameters(output, self.reducer.params) \
                 if self.find_unused_parameters else ()
@@ -91,7 +94,15 @@ class DistributedDataParallel(Module):
 
 
 def default_communicator(backend: Backend, process_group: dist.ProcessGroup | None) -> Communicator:
-    """The transport for a module on `backend`: the torch process group."""
+    """The devices of a tt mesh, else the torch process group (cpu/cuda modules)."""
+    if backend.name == "tt":
+        if dist.is_initialized() and dist.get_world_size(process_group) > 1:
+            raise NotImplementedError(
+                "DistributedDataParallel on the tt backend runs one process per host, with "
+                "the mesh spanning its devices (device_config.mesh_shape); start several "
+                "hosts with tt-metal's launcher rather than several torchrun processes"
+            )
+        return MeshCommunicator(backend)
     return TorchCommunicator(process_group)
 
 

@@ -21,6 +21,9 @@ from ttcustom.nn.module import Parameter
 
 # Round states: gradients stay local / a synchronised backward is expected / it is done.
 IDLE, ARMED, REDUCED = "idle", "armed", "reduced"
+#: armed reducers, kept alive until their backward is done even if the DDP wrapper that
+#: owns one is dropped right after its forward (parameter hooks only hold weak references)
+_ARMED: set[Reducer] = set()
 
 
 @dataclass(eq=False)
@@ -64,7 +67,7 @@ class Reducer:
     def prepare(self, unused: Iterable[Parameter] = ()) -> None:
         """Arm a round; `unused` parameters get no gradient this iteration on this replica."""
         self.check_finished()
-        self._state = ARMED
+        self._set_state(ARMED)
         self._ready.clear()
         self._unused = list(unused)
         self._next_launch = 0
@@ -75,14 +78,14 @@ class Reducer:
     def disarm(self) -> None:
         """The next backward keeps its gradients local (no_sync, or a forward without grad)."""
         self.check_finished()
-        self._state = IDLE
+        self._set_state(IDLE)
 
     def check_finished(self) -> None:
         """Raise if the previous round began reducing but some gradients never arrived."""
         if not (self._state == ARMED and self._ready):
             return
         missing = [name for key, name in self._name_of.items() if key not in self._ready]
-        self._state = IDLE
+        self._set_state(IDLE)
         raise RuntimeError(
             "DistributedDataParallel: the previous iteration's gradient reduction did not "
             f"finish; these parameters got no gradient: {', '.join(missing)}. Make every "
@@ -114,8 +117,15 @@ class Reducer:
         if self._next_launch == len(self.buckets):
             self._finish()
 
+    def _set_state(self, state: str) -> None:
+        self._state = state
+        if state == ARMED:
+            _ARMED.add(self)
+        else:
+            _ARMED.discard(self)
+
     def _twice(self, param: Parameter) -> None:
-        self._state = IDLE
+        self._set_state(IDLE)
         raise RuntimeError(
             f"DistributedDataParallel: parameter {self._name_of[id(param)]!r} received a "
             "gradient twice in one iteration (backward called twice after one forward?); "
@@ -130,7 +140,7 @@ class Reducer:
         bucket.result = self.comm.all_reduce_mean(backend, grads)
 
     def _finish(self) -> None:
-        self._state = REDUCED
+        self._set_state(REDUCED)
         for bucket in self.buckets:
             backend = bucket.params[0].backend
             for param, grad in zip(bucket.params, bucket.result.wait()):
