@@ -31,8 +31,9 @@ def test_every_error_kind_is_reported_once_with_its_line(byte_tok):
 def test_report_names_the_fields_and_the_first_occurrence(byte_tok):
     report = load_jsonl_dataset(FIXTURES / "every_error.jsonl", tokenizer=byte_tok, max_length=96)
     text = report.format_report()
-    assert "line 3: error: missing_field: missing field 'response'" in text
-    assert "line 6: error: duplicate: same record as line 1" in text
+    assert "every_error.jsonl:3: error: missing_field: missing field 'response'" in text
+    assert "every_error.jsonl:6: error: duplicate: same record as line 1" in text
+    assert "9 records, 2 valid, 7 errors" in text
     assert "field 'prompt' must be a string, got a number" in text
     assert "tokens histogram:" in text
 
@@ -96,7 +97,7 @@ def test_empty_file_is_an_error(tmp_path):
 
 def test_validation_error_carries_the_report(byte_tok):
     report = load_jsonl_dataset(FIXTURES / "every_error.jsonl", tokenizer=byte_tok, max_length=96)
-    with pytest.raises(DataValidationError, match="line 2: error: invalid_json"):
+    with pytest.raises(DataValidationError, match="every_error.jsonl:2: error: invalid_json"):
         raise DataValidationError(report)
 
 

@@ -136,7 +136,7 @@ def test_bad_data_is_refused_with_the_validation_report(tmp_path):
 
     report = load_jsonl_dataset(FIXTURES.parent.parent / "data" / "fixtures" / "every_error.jsonl",
                                 tokenizer=byte_tokenizer(), max_length=96)
-    with pytest.raises(DataValidationError, match="line 5: error: wrong_type"):
+    with pytest.raises(DataValidationError, match="every_error.jsonl:5: error: wrong_type"):
         Trainer(TinyLM(), tc.optim.SGD(TinyLM().parameters()), report, None,
                 tiny_config(tmp_path))
 

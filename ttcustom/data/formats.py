@@ -186,6 +186,22 @@ def format_prompt(prompt: str, fmt: str, tokenizer: Any = None,
     raise ValueError(f"unknown prompt format {fmt!r}; choose one of {FORMAT_NAMES + ('raw',)}")
 
 
+def prompt_chat_template(prompt_template: str | None = None) -> str:
+    """A chat template that renders a user turn as `prompt_template` does (the tutorial's
+    `### Question:` form by default), so chat front-ends (vLLM) prompt a model fine-tuned
+    on prompt/response records the way it was trained."""
+    head, _, tail = (prompt_template or PROMPT_RESPONSE_TEMPLATE).partition("{prompt}")
+    return ("{{ bos_token or '' }}{% for message in messages %}"
+            "{% if message['role'] == 'user' %}" + _jinja_text(head)
+            + "{{ message['content'] }}" + _jinja_text(tail)
+            + "{% elif message['role'] == 'assistant' %}{{ message['content'] }}"
+            "{{ eos_token or '' }}{% endif %}{% endfor %}")
+
+
+def _jinja_text(text: str) -> str:
+    return "{{ " + repr(text) + " }}" if text else ""
+
+
 def render_chat(messages: list[dict], tokenizer: Any) -> list[Segment]:
     """Chat turns as segments; only assistant turns are trainable.
 

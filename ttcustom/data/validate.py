@@ -57,6 +57,7 @@ class DataReport:
     length_unit: str = "characters"
     max_length: int | None = None
     truncated: int = 0
+    records: int = 0
 
     @property
     def errors(self) -> list[Issue]:
@@ -68,11 +69,13 @@ class DataReport:
 
     def format_report(self, max_issues: int | None = None) -> str:
         """Human-readable report: every issue (or the first `max_issues`) and the stats."""
+        valid = len(self.examples) if self.length_unit == "tokens" else len(self.lengths)
         head = (f"{self.path}: format {self.format or 'unknown'} ({self.format_source}), "
-                f"{len(self.lengths)} examples, {len(self.errors)} errors, "
+                f"{self.records} records, {valid} valid, {len(self.errors)} errors, "
                 f"{len(self.issues) - len(self.errors)} warnings")
         shown = self.issues if max_issues is None else self.issues[:max_issues]
-        lines = [head, *(f"  {self.path}:{issue}" for issue in shown)]
+        lines = [head, *(f"  {self.path}:{issue.line}: {issue.severity}: {issue.kind}: "
+                         f"{issue.message}" for issue in shown)]
         if len(shown) < len(self.issues):
             lines.append(f"  ... and {len(self.issues) - len(shown)} more")
         if self.lengths:
@@ -153,7 +156,8 @@ def load_jsonl_dataset(
     records, issues = read_jsonl(path)
     fmt, source = _resolve_format(fmt, records)
     report = DataReport(str(path), fmt, source, issues=issues, max_length=max_length,
-                        length_unit="tokens" if tokenizer is not None else "characters")
+                        length_unit="tokens" if tokenizer is not None else "characters",
+                        records=len(records) + len(issues))
     if fmt is None:
         report.issues += [Issue(line, "unknown_format", _unknown_format_message(value))
                           for line, value in records[:1]]

@@ -98,12 +98,12 @@ class SampleGeneration(Callback):
     """Generate answers to fixed prompts at each evaluation; print and append to validation.txt."""
 
     def __init__(self, tokenizer: Any, prompts: list[str], prompt_format: str = "raw",
-                 max_new_tokens: int = 64, temperature: float = 0.0, top_k: int | None = None,
+                 prompt_template: str | None = None, max_new_tokens: int = 64, temperature: float = 0.0, top_k: int | None = None,
                  top_p: float | None = None, seed: int = 0) -> None:
         self.tokenizer = tokenizer
         self.prompts = prompts
         self.prompt_format = prompt_format
-        self.options = dict(max_new_tokens=max_new_tokens, temperature=temperature, top_k=top_k,
+        self.options = dict(prompt_template=prompt_template, max_new_tokens=max_new_tokens, temperature=temperature, top_k=top_k,
                             top_p=top_p, seed=seed)
 
     def on_evaluate(self, trainer: Trainer, metrics: dict[str, Any]) -> None:
@@ -112,7 +112,7 @@ class SampleGeneration(Callback):
         lines = [f"{'=' * 60}", f"Samples at step {metrics['step']} "
                  f"(validation loss {metrics['val_loss']:.4f})", "=" * 60]
         for i, prompt in enumerate(self.prompts, start=1):
-            answer = complete(trainer.model, self.tokenizer, prompt, self.prompt_format,
+            answer = complete(trainer.module, self.tokenizer, prompt, self.prompt_format,
                               **self.options)
             lines += [f"Q{i}: {prompt}", f"A{i}: {answer}", ""]
         text = "\n".join(lines)

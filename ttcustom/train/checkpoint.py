@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from ttcustom import random as tc_random
@@ -94,14 +95,7 @@ def load_checkpoint(source: str | Path, model: Any, optimizer: Any, scheduler: A
     if not (source / STATE_FILE).is_file():
         raise FileNotFoundError(f"{source} is not a complete checkpoint (no {STATE_FILE}); "
                                 "resume from one listed by its parent directory")
-    tensors = load_file(str(source / "model.safetensors"))
-    trainable_only = any(not p.requires_grad for p in model.parameters())
-    expected = set(model_tensors(model, trainable_only, names_only=True))
-    if set(tensors) != expected:
-        missing, extra = sorted(expected - set(tensors)), sorted(set(tensors) - expected)
-        raise ValueError(f"checkpoint {source} does not match this model: missing {missing[:5]}, "
-                         f"unexpected {extra[:5]} (same model config and LoRA settings?)")
-    model.load_state_dict(tensors, strict=False)
+    load_model_file(model, source / "model.safetensors")
     optimizer.load_state_dict(_join_optimizer_state(
         load_file(str(source / "optimizer.safetensors")), _read_json(source / "optimizer.json")))
     scheduler_state = _read_json(source / "scheduler.json")
@@ -109,18 +103,41 @@ def load_checkpoint(source: str | Path, model: Any, optimizer: Any, scheduler: A
         scheduler.load_state_dict(scheduler_state)
     tc_random.set_rng_state(_join_rng(load_file(str(source / "rng.safetensors")),
                                       _read_json(source / "rng.json")))
-    return _read_json(source / STATE_FILE)
+    return read_state(source)
+
+
+def read_state(source: str | Path) -> dict:
+    """The trainer state saved in a checkpoint (step, data position, prompt format...)."""
+    return _read_json(Path(source) / STATE_FILE)
 
 
 def model_tensors(model: Any, trainable_only: bool, names_only: bool = False) -> dict[str, Any]:
-    """Host copies of the model's state (or only its trainable parameters), by name."""
+    """Host copies of the model's state (or only its trainable parameters), by name.
+
+    A tensor shared under two names (tied embeddings) is stored once, under its first name.
+    """
     trainable = {id(p) for p in model.parameters() if p.requires_grad}
+    seen: set[int] = set()
     out = {}
     for name, value in model.state_dict(keep_vars=True).items():
-        if trainable_only and id(value) not in trainable:
+        if (trainable_only and id(value) not in trainable) or id(value) in seen:
             continue
+        seen.add(id(value))
         out[name] = None if names_only else value.to_torch().contiguous()
     return out
+
+
+def load_model_file(model: Any, path: str | Path) -> None:
+    """Load a checkpoint's model.safetensors (full or trainable-only) into `model`."""
+    with safe_open(str(path), "pt") as handle:
+        trainable_only = (handle.metadata() or {}).get("trainable_only") == "True"
+    tensors = load_file(str(path))
+    expected = set(model_tensors(model, trainable_only, names_only=True))
+    if set(tensors) != expected:
+        missing, extra = sorted(expected - set(tensors)), sorted(set(tensors) - expected)
+        raise ValueError(f"{path} does not match this model: missing {missing[:5]}, "
+                         f"unexpected {extra[:5]} (same model config and LoRA settings?)")
+    model.load_state_dict(tensors, strict=False)
 
 
 # ----------------------------------------------------------------- state <-> files

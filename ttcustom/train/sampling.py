@@ -12,12 +12,13 @@ from ttcustom.data.formats import format_prompt
 
 
 def complete(model: Any, tokenizer: Any, prompt: str, prompt_format: str = "raw", *,
-             max_new_tokens: int = 64, temperature: float = 0.0, top_k: int | None = None,
+             prompt_template: str | None = None, max_new_tokens: int = 64, temperature: float = 0.0, top_k: int | None = None,
              top_p: float | None = None, seed: int | None = 0) -> str:
     """The decoded continuation of `prompt` (prompt excluded), generated in eval mode."""
     from ttcustom.generation import generate
 
-    ids = torch.tensor([encode_text(tokenizer, format_prompt(prompt, prompt_format, tokenizer))])
+    ids = torch.tensor([encode_text(tokenizer, format_prompt(prompt, prompt_format, tokenizer,
+                                                             prompt_template))])
     was_training = model.training
     model.eval()
     try:

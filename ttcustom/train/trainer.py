@@ -32,6 +32,7 @@ from ttcustom.data.validate import DataReport, DataValidationError
 from ttcustom.optim.clip import clip_grad_norm_
 from ttcustom.optim.lr_scheduler import LambdaLR, get_cosine_schedule_with_warmup, get_scheduler
 from ttcustom.train import checkpoint as ckpt
+from ttcustom.train.artifacts import has_lora, save_model_dir
 from ttcustom.train.callbacks import (
     Callback,
     JsonlMetrics,
@@ -64,13 +65,16 @@ class Trainer:
     def __init__(self, model: Any, optimizer: Any, train_data: Any, eval_data: Any = None,
                  config: RunConfig | dict | None = None, callbacks: Sequence[Callback] = (), *,
                  scheduler: LambdaLR | None = None, tokenizer: Any = None,
-                 prompt_format: str = "raw", sampler: Any = None,
+                 prompt_format: str = "raw", prompt_template: str | None = None,
+                 sampler: Any = None,
                  is_main_process: bool | None = None, output_dir: str | Path | None = None) -> None:
         self.config = config if isinstance(config, RunConfig) else load_config(data=config or {})
         self.training = self.config.training_config
         self.model = model
+        self.module = getattr(model, "module", model)  # unwrapped from DistributedDataParallel
         self.optimizer = optimizer
         self.tokenizer = tokenizer
+        self.prompt_format, self.prompt_template = prompt_format, prompt_template
         self.output_dir = Path(output_dir or self.config.logging_config.output_dir)
         self.is_main = _main_process() if is_main_process is None else is_main_process
         pad = _pad_id(tokenizer)
@@ -85,7 +89,7 @@ class Trainer:
         if not self.params:
             raise ValueError("the model has no trainable parameters (all requires_grad=False)")
         self.state = TrainerState()
-        self.callbacks = self._default_callbacks(prompt_format) + list(callbacks)
+        self.callbacks = self._default_callbacks() + list(callbacks)
         self._reset_window()
 
     # ------------------------------------------------------------------ set-up
@@ -102,7 +106,7 @@ class Trainer:
                                                    min_lr_ratio=t.min_lr_ratio)
         return get_scheduler(t.scheduler, self.optimizer, t.warmup_steps, self.total_steps)
 
-    def _default_callbacks(self, prompt_format: str) -> list[Callback]:
+    def _default_callbacks(self) -> list[Callback]:
         logging_config, eval_config = self.config.logging_config, self.config.eval_config
         callbacks: list[Callback] = [JsonlMetrics(), LossCurves()]
         if logging_config.progress_bar:
@@ -114,7 +118,8 @@ class Trainer:
             callbacks.append(TensorBoardLogger())
         if eval_config.prompts and self.tokenizer is not None and self.eval_loader is not None:
             callbacks.append(SampleGeneration(
-                self.tokenizer, eval_config.prompts, prompt_format, eval_config.max_new_tokens,
+                self.tokenizer, eval_config.prompts, self.prompt_format, self.prompt_template,
+                eval_config.max_new_tokens,
                 eval_config.temperature, eval_config.top_k, eval_config.top_p,
                 self.training.seed))
         return callbacks
@@ -150,6 +155,7 @@ class Trainer:
                 self.state.stop_reason = "completed"
             if self.eval_loader is not None and not self._evaluated_at(self.state.step):
                 self._evaluate_and_record()
+            self.save_final_model()
         finally:
             self._call("on_train_end")
         log.info("training stopped at step %d: %s", self.state.step, self.state.stop_reason)
@@ -301,13 +307,28 @@ class Trainer:
             return None
         directory = self.checkpoint_dir
         state = {"trainer": asdict(self.state), "data": self.train_loader.state_dict(),
-                 "total_steps": self.total_steps}
-        path = ckpt.save_checkpoint(directory / ckpt.checkpoint_name(self.state.step), self.model,
+                 "total_steps": self.total_steps, "prompt_format": self.prompt_format,
+                 "prompt_template": self.prompt_template}
+        path = ckpt.save_checkpoint(directory / ckpt.checkpoint_name(self.state.step), self.module,
                                     self.optimizer, self.scheduler, state)
         ckpt.prune_checkpoints(directory, self.training.keep_last_checkpoints)
         log.info("saved checkpoint %s", path)
         self._call("on_checkpoint", path)
         return path
+
+    def save_final_model(self) -> Path | None:
+        """`final_model/` (a transformers directory), plus `final_adapter/` (PEFT) for LoRA."""
+        if not self.is_main:
+            return None
+        out = save_model_dir(self.module, self.output_dir / "final_model", self.tokenizer,
+                             self.prompt_format, self.prompt_template)
+        log.info("saved the final model to %s", out)
+        if has_lora(self.module):
+            from ttcustom.export import to_peft
+
+            to_peft(self.module, self.output_dir / "final_adapter")
+            log.info("saved the LoRA adapter to %s", self.output_dir / "final_adapter")
+        return out
 
     def _resume(self, resume_from: str | Path) -> None:
         source = Path(resume_from)
@@ -316,7 +337,7 @@ class Trainer:
             if source is None:
                 raise FileNotFoundError(f"--resume latest: no complete checkpoint in "
                                         f"{self.checkpoint_dir}")
-        saved = ckpt.load_checkpoint(source, self.model, self.optimizer, self.scheduler)
+        saved = ckpt.load_checkpoint(source, self.module, self.optimizer, self.scheduler)
         self.state = TrainerState(**saved["trainer"])
         self.train_loader.load_state_dict(saved["data"])
         log.info("resumed from %s at step %d", source, self.state.step)

@@ -1,0 +1,209 @@
+"""`ttcustom train`: build everything a run needs from a validated RunConfig.
+
+Order matters for error reporting: the config is validated first, then the data
+(tokenized and checked line by line), and only then is a model loaded or built, so a
+bad line in the dataset costs seconds, not a model load.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ttcustom import random as tc_random
+from ttcustom.backends import Backend, get_backend
+from ttcustom.data import (
+    DataValidationError,
+    Example,
+    build_tokenizer,
+    chunk_text,
+    load_jsonl_dataset,
+    load_tokenizer,
+    pack_examples,
+    read_corpus,
+    save_tokenizer,
+    split_text,
+)
+from ttcustom.train.config import ArchitectureSection, RunConfig
+from ttcustom.train.trainer import Trainer
+
+log = logging.getLogger("ttcustom.train")
+
+
+@dataclass
+class Datasets:
+    train: list[Example]
+    val: list[Example] | None
+    prompt_format: str
+
+
+def resolve_backend(config: RunConfig) -> Backend:
+    name = config.device_config.backend
+    return get_backend(None if name == "auto" else name)
+
+
+def resolve_dtype(config: RunConfig) -> torch.dtype | None:
+    name = config.device_config.dtype
+    return None if name == "auto" else getattr(torch, name)
+
+
+def resolve_tokenizer(config: RunConfig) -> Any:
+    """The model directory's tokenizer, or one built for from-scratch training.
+
+    A tokenizer built from a corpus is saved to `output_dir/tokenizer` and reused from
+    there (a resumed run must tokenize exactly as the original one did).
+    """
+    data, model = config.data, config.model
+    spec = data.tokenizer
+    path = spec.path or model.path
+    kind = spec.kind
+    if kind == "auto" or (kind == "bpe" and model.path):  # the tutorial's "bpe" = TinyLlama's own
+        kind = "pretrained" if path else "byte"
+    saved = Path(config.logging_config.output_dir) / "tokenizer"
+    if kind in ("char", "bpe") and (saved / "tokenizer.json").is_file():
+        return load_tokenizer(saved)
+    if kind in ("char", "bpe") and data.corpus is None:
+        raise ValueError(f"data.tokenizer.kind {kind!r} is trained on a text corpus: set "
+                         "data.corpus, or use kind 'byte' / a pretrained tokenizer path")
+    vocab = spec.vocab_size or (config.architecture.vocab_size if config.architecture else None)
+    return build_tokenizer(kind, path=path, corpus=[data.corpus] if data.corpus else [],
+                           vocab_size=vocab)
+
+
+def max_sequence_length(config: RunConfig) -> int:
+    if config.training_config.max_sequence_length is not None:
+        return config.training_config.max_sequence_length
+    if config.model.path is not None:
+        from ttcustom.models import read_config
+
+        return read_config(config.model.path).max_position_embeddings
+    return (config.architecture or ArchitectureSection()).max_seq_len
+
+
+def build_datasets(config: RunConfig, tokenizer: Any) -> Datasets:
+    """Tokenized, validated train/validation examples; DataValidationError on bad data."""
+    data = config.data
+    if data is None or (data.train_file is None and data.corpus is None):
+        raise ValueError("the config has no training data: set data.train_file (JSONL) or "
+                         "data.corpus (plain text), or pass --train-data")
+    length = max_sequence_length(config)
+    if data.corpus is not None:
+        train_text, val_text = split_text(read_corpus(data.corpus), 1.0 - data.val_split)
+        train = chunk_text(train_text, tokenizer, length)
+        val = chunk_text(val_text, tokenizer, length)
+        return Datasets(train, val, "raw")
+    options = dict(tokenizer=tokenizer, max_length=length, truncate=data.truncate,
+                   allow_duplicates=data.allow_duplicates, train_on_prompt=data.train_on_prompt,
+                   prompt_template=data.prompt_template)
+    report = load_jsonl_dataset(data.train_file, data.format, **options)
+    log.info("%s", report.format_report(max_issues=20))
+    if not report.ok:
+        raise DataValidationError(report)
+    train = report.examples
+    if data.val_file is not None:
+        val_report = load_jsonl_dataset(data.val_file, report.format, **options)
+        if not val_report.ok:
+            raise DataValidationError(val_report)
+        val = val_report.examples
+    else:
+        train, val = split_examples(train, data.val_split, config.training_config.seed)
+    if data.packing:
+        train, val = pack_examples(train, length), pack_examples(val, length)
+    return Datasets(train, val, report.format)
+
+
+def split_examples(examples: list[Example], fraction: float, seed: int
+                   ) -> tuple[list[Example], list[Example]]:
+    """A seeded random `fraction` of the examples (at least one) for validation."""
+    if len(examples) < 2:
+        raise ValueError("need at least 2 examples to split off a validation set; add data "
+                         "or give data.val_file")
+    order = list(range(len(examples)))
+    random.Random(seed).shuffle(order)
+    count = min(len(examples) - 1, max(1, round(fraction * len(examples))))
+    held = set(order[:count])
+    return ([ex for i, ex in enumerate(examples) if i not in held],
+            [ex for i, ex in enumerate(examples) if i in held])
+
+
+def build_model(config: RunConfig, tokenizer: Any, backend: Backend) -> Any:
+    """The pretrained model at model.path, or a fresh one from model_config; LoRA applied."""
+    from ttcustom import models
+
+    dtype = resolve_dtype(config)
+    if config.model.path is not None:
+        model = models.from_hf(config.model.path, dtype=dtype, backend=backend)
+    else:
+        arch = config.architecture or ArchitectureSection()
+        if len(tokenizer) > arch.vocab_size:
+            raise ValueError(f"the tokenizer has {len(tokenizer)} tokens but "
+                             f"model_config.vocab_size is {arch.vocab_size}; raise vocab_size")
+        model = models.build_model(models.ModelConfig(
+            model_type=config.model.architecture, vocab_size=arch.vocab_size,
+            hidden_size=arch.hidden_dim, intermediate_size=arch.mlp_dim,
+            num_hidden_layers=arch.num_layers, num_attention_heads=arch.num_heads,
+            num_key_value_heads=arch.num_kv_heads, max_position_embeddings=arch.max_seq_len,
+            rope_theta=arch.rope_theta, norm_eps=arch.norm_eps,
+            tie_word_embeddings=arch.tie_embeddings, hidden_dropout=arch.dropout,
+            embedding_dropout=arch.dropout, bos_token_id=tokenizer.bos_token_id,
+            eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
+        ), dtype=dtype, backend=backend)
+    if config.lora_enabled:
+        from ttcustom.lora import apply_lora
+
+        lora = config.lora
+        apply_lora(model, r=lora.r, alpha=lora.alpha, dropout=lora.dropout,
+                   target_modules=lora.target_modules)
+    return model
+
+
+def build_optimizer(config: RunConfig, model: Any) -> Any:
+    """AdamW (or SGD) over the trainable parameters; no weight decay on 1-d tensors."""
+    from ttcustom import optim
+
+    t = config.training_config
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    groups = [{"params": [p for p in trainable if p.ndim >= 2], "weight_decay": t.weight_decay},
+              {"params": [p for p in trainable if p.ndim < 2], "weight_decay": 0.0}]
+    groups = [g for g in groups if g["params"]]
+    if t.optimizer == "sgd":
+        return optim.SGD(groups, lr=t.learning_rate, momentum=t.momentum)
+    return optim.AdamW(groups, lr=t.learning_rate, betas=tuple(t.betas), eps=t.eps)
+
+
+def build_trainer(config: RunConfig) -> Trainer:
+    """Everything for `config`, in the order that reports problems earliest."""
+    backend = resolve_backend(config)
+    tc_random.manual_seed(config.training_config.seed)
+    tokenizer = resolve_tokenizer(config)
+    datasets = build_datasets(config, tokenizer)
+    model = build_model(config, tokenizer, backend)
+    optimizer = build_optimizer(config, model)
+    sampler = None
+    if config.device_config.enable_ddp:
+        from ttcustom.distributed import (
+            DistributedDataParallel,
+            DistributedSampler,
+            init_process_group,
+        )
+
+        init_process_group()
+        sampler = DistributedSampler(datasets.train, seed=config.training_config.seed)
+        model = DistributedDataParallel(model)
+    trainer = Trainer(model, optimizer, datasets.train, datasets.val, config,
+                      tokenizer=tokenizer, prompt_format=datasets.prompt_format,
+                      prompt_template=config.data.prompt_template, sampler=sampler)
+    if trainer.is_main:
+        save_tokenizer(tokenizer, trainer.output_dir / "tokenizer")
+    return trainer
+
+
+def train_from_config(config: RunConfig, resume_from: str | Path | None = None) -> Trainer:
+    trainer = build_trainer(config)
+    trainer.train(resume_from=resume_from)
+    return trainer
