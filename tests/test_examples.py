@@ -6,6 +6,7 @@ its outputs land there, with TTCUSTOM_EXAMPLE_FAST=1 to shorten long runs.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
@@ -15,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -66,6 +68,23 @@ def check_ct3_config(out: str, cwd: Path) -> None:
     assert (cwd / "output" / "ct3" / "resolved.yaml").is_file()
 
 
+def check_export_vllm(out: str, cwd: Path) -> None:
+    for kind in ("merged checkpoint", "base + PEFT adapter"):
+        assert float(_number(rf"{re.escape(kind)}: max \|logit difference\| vs ttcustom = (\S+)",
+                             out)) < 1e-3
+    export = cwd / "output" / "export"
+    adapter = json.loads((export / "adapter" / "adapter_config.json").read_text())
+    assert adapter["peft_type"] == "LORA" and set(adapter["target_modules"]) == {"q_proj", "v_proj"}
+    # The trained adapter changed the model: merged weights differ from the base's.
+    from safetensors.torch import load_file
+
+    base = load_file(export / "base" / "model.safetensors")
+    merged = load_file(export / "merged" / "model.safetensors")
+    changed = [k for k in base if not torch.equal(base[k], merged[k])]
+    assert changed and all(k.endswith(("q_proj.weight", "v_proj.weight")) for k in changed)
+    assert "vllm serve output/export/merged" in out
+
+
 def check_plain_loop(out: str, cwd: Path) -> None:
     initial, final = map(float, re.search(r"val loss (\d+\.\d+) -> (\d+\.\d+)", out).groups())
     assert abs(initial - math.log(256)) < 0.3 and final < initial - 1.0
@@ -81,8 +100,13 @@ CHECKS: dict[str, Callable[[str, Path], None]] = {
     "ct2_dataset.py": check_ct2_dataset,
     "ct3_config.py": check_ct3_config,
     "ct7_transformer.py": check_ct7_transformer,
+    "export_vllm.py": check_export_vllm,
     "plain_loop.py": check_plain_loop,
 }
+
+
+# Examples that take more than ~20 s on a busy 2-core machine (still run in CI).
+SLOW = {"export_vllm.py", "plain_loop.py"}
 
 
 def test_every_example_has_a_check():
@@ -90,6 +114,7 @@ def test_every_example_has_a_check():
     assert scripts == set(CHECKS), "add a check in tests/test_examples.py for each example"
 
 
-@pytest.mark.parametrize("name", sorted(CHECKS))
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW else n
+                                  for n in sorted(CHECKS)])
 def test_example_runs(name, tmp_path):
     CHECKS[name](run_example(name, tmp_path), tmp_path)
