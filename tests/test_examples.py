@@ -68,6 +68,19 @@ def check_ct3_config(out: str, cwd: Path) -> None:
     assert (cwd / "output" / "ct3" / "resolved.yaml").is_file()
 
 
+def check_ct8_from_scratch(out: str, cwd: Path) -> None:
+    vocab = int(_number(r"uniform guess: ln (\d+)", out))
+    baseline, final = map(float, re.search(r"val loss (\d+\.\d+) -> (\d+\.\d+)", out).groups())
+    assert abs(baseline - math.log(vocab)) < 0.3 and final < baseline - 0.5
+    run = cwd / "output" / "ct8"
+    transformers = pytest.importorskip("transformers")
+    tokenizer = transformers.AutoTokenizer.from_pretrained(run / "final_model")
+    assert len(tokenizer) == vocab  # the BPE tokenizer trained by the run ships with the model
+    model = transformers.AutoModelForCausalLM.from_pretrained(run / "final_model")
+    ids = tokenizer("The model", return_tensors="pt")["input_ids"]
+    assert model(ids).logits.shape[-1] == vocab
+
+
 def check_export_vllm(out: str, cwd: Path) -> None:
     for kind in ("merged checkpoint", "base + PEFT adapter"):
         assert float(_number(rf"{re.escape(kind)}: max \|logit difference\| vs ttcustom = (\S+)",
@@ -100,6 +113,7 @@ CHECKS: dict[str, Callable[[str, Path], None]] = {
     "ct2_dataset.py": check_ct2_dataset,
     "ct3_config.py": check_ct3_config,
     "ct7_transformer.py": check_ct7_transformer,
+    "ct8_from_scratch.py": check_ct8_from_scratch,
     "export_vllm.py": check_export_vllm,
     "plain_loop.py": check_plain_loop,
 }
@@ -118,3 +132,19 @@ def test_every_example_has_a_check():
                                   for n in sorted(CHECKS)])
 def test_example_runs(name, tmp_path):
     CHECKS[name](run_example(name, tmp_path), tmp_path)
+
+
+def test_ct8_model_has_10_to_20_million_parameters():
+    """The lesson's model (not the shortened one the test run trains) is CT-8's size."""
+    import importlib.util
+
+    from ttcustom.data import byte_tokenizer
+    from ttcustom.train.config import load_config
+    from ttcustom.train.recipe import build_model
+
+    spec = importlib.util.spec_from_file_location("ct8", EXAMPLES / "ct8_from_scratch.py")
+    ct8 = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ct8)
+    config = load_config(data={"model_config": ct8.ARCHITECTURE, "training_config": ct8.TRAINING})
+    model = build_model(config, byte_tokenizer(), "cpu")
+    assert 10e6 <= sum(p.numel() for p in model.parameters()) <= 20e6
