@@ -56,6 +56,11 @@ class Communicator(abc.ABC):
     def check_same(self, what: str, items: list[Any]) -> None:
         """Raise `DistributedError` naming the first item where replicas disagree."""
 
+    @property
+    def replicas_per_process(self) -> int:
+        """How many replicas share each batch one process loads."""
+        return 1
+
     def shard_input(self, value: Any) -> Any:
         """This replica's part of a forward input (a process already loads its own part)."""
         return value

@@ -79,6 +79,15 @@ class DistributedDataParallel(Module):
             self.reducer.disarm()
         return output
 
+    @property
+    def replicas_per_process(self) -> int:
+        """Replicas sharing each batch this process loads: its mesh's devices, else 1.
+
+        A process loads `batch_size x replicas_per_process` rows per micro-batch to give
+        every replica `batch_size`.
+        """
+        return self.communicator.replicas_per_process
+
     @contextlib.contextmanager
     def no_sync(self) -> Iterator[None]:
         """Forwards inside keep their gradients local; the first one outside averages all.

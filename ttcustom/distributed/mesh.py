@@ -33,6 +33,10 @@ class MeshCommunicator(Communicator):
     def size(self) -> int:
         return self.backend.device.num_devices
 
+    @property
+    def replicas_per_process(self) -> int:
+        return self.size
+
     def all_reduce_mean(self, backend: Backend, arrays: list[Array]) -> Pending:
         if self.size == 1:
             return Done(arrays)
