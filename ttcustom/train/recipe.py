@@ -43,6 +43,10 @@ class Datasets:
 
 
 def resolve_backend(config: RunConfig) -> Backend:
+    if config.device_config.enable_ddp:  # a tt mesh, or cpu/cuda in the torchrun group
+        from ttcustom.distributed.training import data_parallel_backend
+
+        return data_parallel_backend(config.device_config)
     name = config.device_config.backend
     return get_backend(None if name == "auto" else name)
 
@@ -186,15 +190,9 @@ def build_trainer(config: RunConfig) -> Trainer:
     optimizer = build_optimizer(config, model)
     sampler = None
     if config.device_config.enable_ddp:
-        from ttcustom.distributed import (
-            DistributedDataParallel,
-            DistributedSampler,
-            init_process_group,
-        )
+        from ttcustom.distributed.training import wrap_for_training
 
-        init_process_group()
-        sampler = DistributedSampler(datasets.train, seed=config.training_config.seed)
-        model = DistributedDataParallel(model)
+        model, sampler = wrap_for_training(model, datasets.train, config.training_config.seed)
     trainer = Trainer(model, optimizer, datasets.train, datasets.val, config,
                       tokenizer=tokenizer, prompt_format=datasets.prompt_format,
                       prompt_template=config.data.prompt_template, sampler=sampler)

@@ -15,6 +15,7 @@ logging, checkpoints and the final export happen on the main process only.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import time
@@ -78,7 +79,9 @@ class Trainer:
         self.output_dir = Path(output_dir or self.config.logging_config.output_dir)
         self.is_main = _main_process() if is_main_process is None else is_main_process
         pad = _pad_id(tokenizer)
-        self.train_loader = _as_loader(train_data, self.training.batch_size, True,
+        # batch_size is per replica; a DDP process on a tt mesh loads rows for each device
+        rows = self.training.batch_size * getattr(model, "replicas_per_process", 1)
+        self.train_loader = _as_loader(train_data, rows, True,
                                        self.training.seed, pad, sampler, "training")
         self.eval_loader = None if eval_data is None else _as_loader(
             eval_data, self.training.validation_batch_size or self.training.batch_size, False,
@@ -168,10 +171,11 @@ class Trainer:
     def _step(self, batches: Iterator[Batch]) -> None:
         accum = self.training.gradient_accumulation_steps
         step = self.state.step + 1
-        for _ in range(accum):
+        for micro in range(accum):
             batch = next(batches)
-            loss = self._forward(batch)
-            (loss * (1.0 / accum)).backward()
+            with self._sync_gradients(micro == accum - 1):
+                loss = self._forward(batch)
+                (loss * (1.0 / accum)).backward()
             with no_grad():
                 self._loss_sum = loss.detach() if self._loss_sum is None else self._loss_sum + loss.detach()
             self._micro_batches += 1
@@ -196,6 +200,11 @@ class Trainer:
             paused = True
         if paused:  # tokens/s measures training only
             self._window_start = time.perf_counter()
+
+    def _sync_gradients(self, last_micro_batch: bool) -> contextlib.AbstractContextManager:
+        """DDP averages gradients once per step: micro-batches before the last run no_sync."""
+        no_sync = getattr(self.model, "no_sync", None)
+        return contextlib.nullcontext() if last_micro_batch or no_sync is None else no_sync()
 
     def _forward(self, batch: Batch) -> Tensor:
         out = self.model(batch["input_ids"], attention_mask=batch["attention_mask"],
