@@ -62,7 +62,8 @@ def build_block(config: ModelConfig, dtype: torch.dtype, device: Backend) -> Tra
         qkv_bias=family.qkv_bias or family.all_bias or config.attention_bias,
         o_bias=family.all_bias or config.attention_bias,
         qk_norm_eps=config.norm_eps if family.qk_norm else None,
-        fused_qkv=family.fused_qkv, dtype=dtype, device=device,
+        fused_qkv=family.fused_qkv, dropout=config.attention_dropout, dtype=dtype,
+        device=device,
     )
     if family.mlp == "gated":
         mlp = GatedMLP(config.hidden_size, config.intermediate_size, config.mlp_bias, dtype, device)

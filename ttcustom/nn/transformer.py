@@ -155,6 +155,19 @@ class AttentionInputs:
     sin: Tensor | None
     mask: Tensor | None
     is_causal: bool
+    _dense: Tensor | None = None
+
+    def dense_mask(self, seq: int, like: Tensor) -> Tensor | None:
+        """`mask` with causality folded in ([.., S, S]), for attention computed op by op;
+        built on first use and shared by the layers."""
+        if not self.is_causal:
+            return self.mask
+        if self._dense is None:
+            future = torch.ones(seq, seq, dtype=torch.bool).triu(1)
+            causal = torch.zeros(seq, seq).masked_fill(future, torch.finfo(like.dtype).min)
+            dense = from_torch(causal, like.dtype, backend=like.backend)
+            self._dense = dense if self.mask is None else self.mask + dense
+        return self._dense
 
 
 class LayerKV:
@@ -196,8 +209,8 @@ class Attention(Module):
 
     def __init__(self, hidden_size: int, num_heads: int, num_kv_heads: int, head_dim: int, *,
                  qkv_bias: bool = False, o_bias: bool = False, qk_norm_eps: float | None = None,
-                 fused_qkv: bool = False, dtype: torch.dtype | None = None,
-                 device: Device = None) -> None:
+                 fused_qkv: bool = False, dropout: float = 0.0,
+                 dtype: torch.dtype | None = None, device: Device = None) -> None:
         super().__init__()
         if num_heads % num_kv_heads:
             raise ValueError(
@@ -205,6 +218,7 @@ class Attention(Module):
                 f"num_key_value_heads={num_kv_heads}"
             )
         self.num_heads, self.num_kv_heads, self.head_dim = num_heads, num_kv_heads, head_dim
+        self.dropout = dropout
         q_size, kv_size = num_heads * head_dim, num_kv_heads * head_dim
         self.fused_qkv = fused_qkv
         if fused_qkv:
@@ -242,12 +256,35 @@ class Attention(Module):
             k = F.rotary_embedding(k, inputs.cos, inputs.sin)
         if cache is not None:
             k, v = cache.update(k, v)
-        out = F.scaled_dot_product_attention(q, k, v, inputs.mask, inputs.is_causal)
+        if self.training and self.dropout > 0:
+            out = self._attention_with_dropout(q, k, v, inputs)
+        else:
+            out = F.scaled_dot_product_attention(q, k, v, inputs.mask, inputs.is_causal)
         out = out.transpose(1, 2).reshape(batch, seq, self.num_heads * self.head_dim)
         return self.o_proj(out)
 
+    def _attention_with_dropout(self, q: Tensor, k: Tensor, v: Tensor,
+                                inputs: AttentionInputs) -> Tensor:
+        """softmax(q k^T / sqrt(d) + mask) with dropout on the probabilities, then @ v:
+        op by op, since fused attention has no dropout (GPT-2's attn_pdrop in training)."""
+        groups = self.num_heads // self.num_kv_heads
+        if groups > 1:
+            k, v = (_repeat_heads(t, groups) for t in (k, v))
+        scores = F.matmul(q, k.transpose(-1, -2)) * (1.0 / math.sqrt(self.head_dim))
+        mask = inputs.dense_mask(q.shape[2], q)
+        if mask is not None:
+            scores = scores + mask
+        return F.matmul(F.dropout(F.softmax(scores, -1), self.dropout), v)
+
     def extra_repr(self) -> str:
         return f"heads={self.num_heads}, kv_heads={self.num_kv_heads}, head_dim={self.head_dim}"
+
+
+def _repeat_heads(x: Tensor, groups: int) -> Tensor:
+    """[B, Hkv, S, D] -> [B, Hkv * groups, S, D], each head repeated `groups` times (GQA)."""
+    batch, heads, seq, dim = x.shape
+    stacked = F.cat([x.unsqueeze(2)] * groups, dim=2)
+    return stacked.reshape(batch, heads * groups, seq, dim)
 
 
 # ---------------------------------------------------------------------- MLPs
