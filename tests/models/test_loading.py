@@ -51,3 +51,31 @@ def test_bfloat16_checkpoint_loads_as_requested_dtype_and_records_its_own(tmp_pa
     assert model.config.dtype == "bfloat16"
     expected = reference.model.embed_tokens.weight.detach().float()
     assert torch.equal(model.embed_tokens.weight.to_torch(), expected)
+
+
+def _legacy_gpt2(state):
+    """The hub's gpt2 layout: no `transformer.` prefix, causal-mask buffers per layer."""
+    out = {k.removeprefix("transformer."): v for k, v in state.items() if k != "lm_head.weight"}
+    for i in range(2):
+        out[f"h.{i}.attn.bias"] = torch.ones(1, 1, 128, 128).tril()
+        out[f"h.{i}.attn.masked_bias"] = torch.tensor(-1e4)
+    return out
+
+
+def _legacy_llama(state):
+    """transformers < 4.31 saved the rotary inverse frequencies of every layer."""
+    return state | {f"model.layers.{i}.self_attn.rotary_emb.inv_freq": torch.ones(8)
+                    for i in range(2)}
+
+
+@pytest.mark.parametrize(("arch", "legacy"), [("gpt2", _legacy_gpt2), ("llama", _legacy_llama)])
+def test_legacy_checkpoint_layouts_load(arch, legacy, tmp_path):
+    from safetensors.torch import save_file
+
+    reference = hf_model(arch)
+    reference.config.save_pretrained(tmp_path)
+    state = {k: v.contiguous() for k, v in reference.state_dict().items()}
+    save_file(legacy(state), tmp_path / "model.safetensors", metadata={"format": "pt"})
+    ids, _ = batch()
+    torch.testing.assert_close(_logits(from_hf(tmp_path), ids),
+                               reference(input_ids=ids).logits.detach(), rtol=1e-4, atol=1e-4)

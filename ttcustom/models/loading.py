@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,12 +42,16 @@ class Entry:
 
 @dataclass
 class Checkpoint:
-    """Names, shapes and locations of a checkpoint's tensors, and a reader for them."""
+    """Names, shapes and locations of a checkpoint's tensors, and a reader for them.
+
+    `groups` lists (source, tensor names) per file, in reading order; `reader(source,
+    names)` yields (name, host tensor) for names of one source.
+    """
 
     label: str
     entries: dict[str, Entry]
-    groups: list[tuple[Any, list[str]]] = field(default_factory=list)  # (file handle, names)
-    reader: Any = None  # (group key, names) -> iterator of (name, tensor)
+    groups: list[tuple[Any, list[str]]]
+    reader: Callable[[Any, list[str]], Iterator[tuple[str, torch.Tensor]]]
 
     def read(self, wanted: set[str]) -> Iterator[tuple[str, torch.Tensor]]:
         for key, names in self.groups:
