@@ -6,6 +6,7 @@ its outputs land there, with TTCUSTOM_EXAMPLE_FAST=1 to shorten long runs.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import os
@@ -36,6 +37,21 @@ def _number(pattern: str, text: str) -> float:
     match = re.search(pattern, text)
     assert match, f"{pattern!r} not in output:\n{text}"
     return float(match.group(1))
+
+
+def check_ct6_tracking(out: str, cwd: Path) -> None:
+    runs = [cwd / "output" / "ct6" / name for name in ("lr_0.003", "lr_0.0003")]
+    for run in runs:
+        records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+        assert any("val_loss" in r for r in records) and (run / "training_curves.png").is_file()
+    if importlib.util.find_spec("tensorboard"):
+        assert all(list((run / "tensorboard").glob("events.out.tfevents.*")) for run in runs)
+        assert "-> lr 0.003 ends lower" in out  # 3e-3 beats 3e-4 on a 20-step from-scratch run
+    if importlib.util.find_spec("wandb"):
+        for run in runs:
+            offline = list((run / "wandb").glob("offline-run-*/run-*.wandb"))
+            assert offline, f"no offline wandb run in {run}"
+            assert f"wandb sync {offline[0].parent.relative_to(cwd)}" in out
 
 
 def check_ct7_transformer(out: str, cwd: Path) -> None:
@@ -112,6 +128,7 @@ def check_plain_loop(out: str, cwd: Path) -> None:
 CHECKS: dict[str, Callable[[str, Path], None]] = {
     "ct2_dataset.py": check_ct2_dataset,
     "ct3_config.py": check_ct3_config,
+    "ct6_tracking.py": check_ct6_tracking,
     "ct7_transformer.py": check_ct7_transformer,
     "ct8_from_scratch.py": check_ct8_from_scratch,
     "export_vllm.py": check_export_vllm,
@@ -120,7 +137,7 @@ CHECKS: dict[str, Callable[[str, Path], None]] = {
 
 
 # Examples that take more than ~20 s on a busy 2-core machine (still run in CI).
-SLOW = {"export_vllm.py", "plain_loop.py"}
+SLOW = {"ct6_tracking.py", "export_vllm.py", "plain_loop.py"}
 
 
 def test_every_example_has_a_check():
@@ -136,8 +153,6 @@ def test_example_runs(name, tmp_path):
 
 def test_ct8_model_has_10_to_20_million_parameters():
     """The lesson's model (not the shortened one the test run trains) is CT-8's size."""
-    import importlib.util
-
     from ttcustom.data import byte_tokenizer
     from ttcustom.train.config import load_config
     from ttcustom.train.recipe import build_model
