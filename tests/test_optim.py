@@ -161,3 +161,36 @@ def test_adamw_rejects_bad_hyperparameters(kwargs, match):
 def test_unknown_param_group_option_is_named():
     with pytest.raises(ValueError, match="momentun"):
         tc.optim.SGD([{"params": [tc.zeros(1, requires_grad=True)], "momentun": 0.9}], lr=0.1)
+
+
+def test_master_weights_update_bf16_params_through_an_fp32_copy_like_torch_fp32():
+    host = [torch.randn(s) for s in SHAPES]
+    ours = [tc.tensor(h, dtype=torch.bfloat16, requires_grad=True) for h in host]
+    theirs = [h.to(torch.bfloat16).float().requires_grad_() for h in host]
+    tc_opt = tc.optim.AdamW(ours, lr=1e-3, master_weights=True)
+    torch_opt = torch.optim.AdamW(theirs, lr=1e-3)
+    generator = torch.Generator().manual_seed(3)
+    for step in range(20):
+        for p, q in zip(ours, theirs):
+            g = torch.randn(q.shape, generator=generator).to(torch.bfloat16)
+            p.grad, q.grad = tc.tensor(g), g.float()
+        tc_opt.step()
+        torch_opt.step()
+        for p, q in zip(ours, theirs):
+            assert_close(tc_opt.state[p]["master"].to_torch(), q.detach(), STEP_TOL, f"master {step}")
+            assert p.dtype == torch.bfloat16
+            assert_close(p.to_torch().float(), q.detach().to(torch.bfloat16).float(),
+                         dict(rtol=8e-3, atol=1e-6), f"bf16 param {step}")
+
+
+def test_master_weights_keep_updates_that_bf16_alone_rounds_away():
+    def train(master):
+        p = tc.ones(4, dtype=torch.bfloat16, requires_grad=True)
+        opt = tc.optim.SGD([p], lr=1e-4, master_weights=master)
+        for _ in range(100):
+            p.grad = tc.ones(4, dtype=torch.bfloat16)
+            opt.step()
+        return p.to_torch().float()[0].item()
+
+    assert train(master=False) == 1.0  # 1 - 1e-4 rounds back to 1.0 in bf16 every step
+    assert train(master=True) == pytest.approx(1 - 1e-2, abs=4e-3)

@@ -11,37 +11,40 @@ from ttcustom.optim.optimizer import Optimizer
 
 class AdamW(Optimizer):
     def __init__(self, params: Iterable, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False) -> None:
+                 eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False,
+                 master_weights: bool = False) -> None:
         if amsgrad:
             raise NotImplementedError("AdamW(amsgrad=True) is not supported")
         if not 0.0 <= betas[0] < 1.0 or not 0.0 <= betas[1] < 1.0:
             raise ValueError(f"invalid betas {betas}: each must be in [0, 1)")
         if eps < 0 or weight_decay < 0:
             raise ValueError(f"invalid eps ({eps}) or weight_decay ({weight_decay})")
-        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay))
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay),
+                         master_weights)
 
-    def _step_group(self, group: dict, params: list[Tensor]) -> None:
-        by_step: defaultdict[int, list[Tensor]] = defaultdict(list)
-        for param in params:
+    def _step_group(self, group: dict, params: list[Tensor], weights: list[Tensor],
+                    grads: list) -> None:
+        by_step: defaultdict[int, list[int]] = defaultdict(list)
+        for i, (param, weight) in enumerate(zip(params, weights)):
             state = self.state[param]
-            if not state:
+            if "step" not in state:
                 state["step"] = 0
-                state["exp_avg"] = _zeros_like(param)
-                state["exp_avg_sq"] = _zeros_like(param)
+                state["exp_avg"] = _zeros_like(weight)
+                state["exp_avg_sq"] = _zeros_like(weight)
             state["step"] += 1
-            by_step[state["step"]].append(param)
+            by_step[state["step"]].append(i)
         beta1, beta2 = group["betas"]
         for step, members in by_step.items():
-            states = [self.state[p] for p in members]
-            members[0].backend.adamw_step(
-                [p.data for p in members],
-                [p.grad.data for p in members],
+            states = [self.state[params[i]] for i in members]
+            params[0].backend.adamw_step(
+                [weights[i].data for i in members],
+                [grads[i] for i in members],
                 [s["exp_avg"].data for s in states],
                 [s["exp_avg_sq"].data for s in states],
                 step, group["lr"], beta1, beta2, group["eps"], group["weight_decay"],
             )
 
 
-def _zeros_like(param: Tensor) -> Tensor:
-    backend = param.backend
-    return Tensor(backend.full(param.shape, 0.0, param.dtype), backend)
+def _zeros_like(weight: Tensor) -> Tensor:
+    backend = weight.backend
+    return Tensor(backend.full(weight.shape, 0.0, weight.dtype), backend)

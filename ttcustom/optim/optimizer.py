@@ -16,12 +16,18 @@ from ttcustom.autograd.tensor import Tensor
 class Optimizer:
     """Holds param groups (dicts of params + hyperparameters) and per-parameter state.
 
-    Subclasses implement `_step_group(group, params_with_grad)`; steps run as backend
-    primitives on the device and never read values back to the host.
+    Subclasses implement `_step_group(group, params, weights, grads)`; steps run as
+    backend primitives on the device and never read values back to the host.
+
+    With `master_weights=True`, low-precision (e.g. bf16) parameters are updated through
+    an fp32 copy kept in the optimizer state (with fp32 moments), then cast back: the
+    usual mixed-precision recipe, so small updates are not rounded away.
     """
 
-    def __init__(self, params: Iterable[Tensor] | Iterable[dict], defaults: dict[str, Any]) -> None:
+    def __init__(self, params: Iterable[Tensor] | Iterable[dict], defaults: dict[str, Any],
+                 master_weights: bool = False) -> None:
         self.defaults = defaults
+        self.master_weights = master_weights
         self.state: defaultdict[Tensor, dict[str, Any]] = defaultdict(dict)
         self.param_groups: list[dict[str, Any]] = []
         groups = list(params)
@@ -75,11 +81,29 @@ class Optimizer:
                 loss = closure()
         for group in self.param_groups:
             params = [p for p in group["params"] if p.grad is not None]
-            if params:
-                self._step_group(group, params)
+            if not params:
+                continue
+            weights = [self._weight_of(p) for p in params]
+            grads = [_cast(p.grad.data, w.dtype, p.backend) for p, w in zip(params, weights)]
+            self._step_group(group, params, weights, grads)
+            for param, weight in zip(params, weights):
+                if weight is not param:
+                    param.backend.copy_(param.data, param.backend.cast(weight.data, param.dtype))
         return loss
 
-    def _step_group(self, group: dict[str, Any], params: list[Tensor]) -> None:
+    def _weight_of(self, param: Tensor) -> Tensor:
+        """The tensor the update is applied to: the param, or its fp32 master copy."""
+        if not self.master_weights or param.dtype == torch.float32:
+            return param
+        state = self.state[param]
+        if "master" not in state:
+            state["master"] = Tensor(param.backend.cast(param.data, torch.float32), param.backend)
+        return state["master"]
+
+    def _step_group(self, group: dict[str, Any], params: list[Tensor], weights: list[Tensor],
+                    grads: list[Any]) -> None:
+        """Update `weights` (params or their masters) in place from `grads` (same dtype);
+        per-parameter state is keyed by `params`."""
         raise NotImplementedError
 
     # ------------------------------------------------------------------ state_dict
@@ -124,5 +148,9 @@ def _to_backend(value: Any, param: Tensor) -> Any:
     if isinstance(value, torch.Tensor):
         if value.dim() == 0:
             return value.item()
-        return Tensor(backend.upload(value, param.dtype if value.is_floating_point() else None), backend)
+        return Tensor(backend.upload(value), backend)
     return value
+
+
+def _cast(array: Any, dtype: torch.dtype, backend: Any) -> Any:
+    return array if backend.dtype(array) == dtype else backend.cast(array, dtype)

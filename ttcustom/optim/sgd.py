@@ -10,20 +10,23 @@ from ttcustom.optim.optimizer import Optimizer
 
 class SGD(Optimizer):
     def __init__(self, params: Iterable, lr: float = 1e-3, momentum: float = 0.0,
-                 dampening: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False) -> None:
+                 dampening: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False,
+                 master_weights: bool = False) -> None:
         if momentum < 0 or weight_decay < 0:
             raise ValueError(f"invalid momentum ({momentum}) or weight_decay ({weight_decay})")
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
-                                      weight_decay=weight_decay, nesterov=nesterov))
+                                      weight_decay=weight_decay, nesterov=nesterov),
+                         master_weights)
 
-    def _step_group(self, group: dict, params: list[Tensor]) -> None:
+    def _step_group(self, group: dict, params: list[Tensor], weights: list[Tensor],
+                    grads: list) -> None:
         backend = params[0].backend
         buffers = [self.state[p].get("momentum_buffer") for p in params]
         new_buffers = backend.sgd_step(
-            [p.data for p in params],
-            [p.grad.data for p in params],
+            [w.data for w in weights],
+            grads,
             [b.data if b is not None else None for b in buffers],
             group["lr"], group["momentum"], group["dampening"], group["nesterov"],
             group["weight_decay"],
