@@ -220,6 +220,9 @@ def _info(args: argparse.Namespace) -> int:
 COMMANDS: list[Callable[[Any], None]] = [
     _register_train, _register_data, _register_generate, _register_export, _register_info,
 ]
+from ttcustom.distributed.cli import register as _register_launch  # noqa: E402
+
+COMMANDS.append(_register_launch)
 
 
 def build_parser() -> argparse.ArgumentParser:
