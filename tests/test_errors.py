@@ -69,3 +69,8 @@ def test_backend_selection_by_env_var(monkeypatch):
     assert tc.backends.resolve_name("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
     monkeypatch.setattr(tc.backends, "tt_card_present", lambda: True)
     assert tc.backends.resolve_name("auto") == "tt"
+
+
+def test_a_mock_cluster_is_not_a_card(monkeypatch):
+    monkeypatch.setenv("TT_METAL_MOCK_CLUSTER_DESC_PATH", "/some/mock.yaml")
+    assert not tc.backends.tt_card_present()

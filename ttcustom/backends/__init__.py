@@ -18,8 +18,13 @@ _opened: dict[str, Backend] = {}
 _default: Backend | None = None
 
 
+MOCK_CLUSTER_VAR = "TT_METAL_MOCK_CLUSTER_DESC_PATH"
+
+
 def tt_card_present() -> bool:
-    """True when ttnn imports and reports at least one device."""
+    """True when ttnn imports and reports at least one real device (a mock cluster is not)."""
+    if os.environ.get(MOCK_CLUSTER_VAR):
+        return False
     try:
         import ttnn
     except Exception:
