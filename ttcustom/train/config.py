@@ -24,30 +24,45 @@ PositiveFloat = Annotated[float, Field(gt=0)]
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, protected_namespaces=())
+    model_config = ConfigDict(extra="forbid", strict=True, protected_namespaces=(),
+                              use_attribute_docstrings=True)
 
 
 class ModelSection(Section):
     """A pretrained model directory, or the architecture of a from-scratch model."""
 
     path: str | None = None
+    """A transformers model directory (e.g. TinyLlama) to fine-tune; relative to the working
+    directory. Leave unset to train from scratch with `model_config`."""
     architecture: Literal["llama", "qwen2", "qwen3", "gpt2"] = "llama"
+    """Architecture of a from-scratch model (the tutorial's `model_type`)."""
 
 
 class ArchitectureSection(Section):
     """`model_config`: the tutorial's from-scratch keys (Nano-Trickster by default)."""
 
     vocab_size: Positive = 256
+    """Embedding rows; at least the tokenizer's size (256 for byte level)."""
     hidden_dim: Positive = 256
+    """Width of the residual stream."""
     num_layers: Positive = 6
+    """Transformer blocks."""
     num_heads: Positive = 8
+    """Attention heads; must divide hidden_dim."""
     num_kv_heads: Positive | None = None
+    """Key/value heads for grouped-query attention (default: num_heads)."""
     mlp_dim: Positive = 768
+    """Inner width of the SwiGLU feed-forward network."""
     max_seq_len: Positive = 512
+    """Longest sequence the model is built for (rotary table size)."""
     rope_theta: PositiveFloat = 10000.0
+    """Rotary embedding base."""
     norm_eps: PositiveFloat = 1e-5
+    """RMSNorm epsilon."""
     tie_embeddings: bool = True
+    """Share the embedding matrix with the LM head."""
     dropout: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
+    """Dropout on embeddings and residual branches during training."""
 
     @model_validator(mode="after")
     def _heads_divide(self) -> ArchitectureSection:
@@ -62,31 +77,57 @@ class ArchitectureSection(Section):
 
 class TrainingSection(Section):
     seed: int = 42
+    """Seeds initialisation, dropout, data order and the validation split."""
     batch_size: Positive = 8
+    """Examples per micro-batch (per device with DDP)."""
     validation_batch_size: Positive | None = None
+    """Examples per validation batch (default: batch_size)."""
     max_steps: Positive | None = None
+    """Optimizer steps to run; with num_epochs too, training stops at whichever comes first."""
     num_epochs: Positive | None = None
+    """Passes over the training data."""
     learning_rate: PositiveFloat = 1e-4
+    """Peak learning rate (after warmup)."""
     optimizer: Literal["adamw", "sgd"] = "adamw"
+    """AdamW (moreh_adamw on tt) or SGD."""
     weight_decay: Annotated[float, Field(ge=0.0)] = 0.01
+    """Decoupled weight decay on matrices (not on norms and biases)."""
     betas: Annotated[list[Annotated[float, Field(ge=0.0, lt=1.0)]], Field(min_length=2, max_length=2)] = [0.9, 0.999]
+    """AdamW betas."""
     eps: PositiveFloat = 1e-8
+    """AdamW epsilon."""
     momentum: Annotated[float, Field(ge=0.0)] = 0.0
+    """SGD momentum."""
     use_kahan_summation: Literal[False] = False
+    """Accepted for tt-train configs; Kahan summation is not implemented."""
     gradient_accumulation_steps: Positive = 1
+    """Micro-batches per optimizer step (effective batch = batch_size x this)."""
     grad_clip: PositiveFloat | None = 1.0
+    """Clip the global gradient norm to this value (null: no clipping)."""
     scheduler: Literal["constant", "linear", "cosine"] = "cosine"
+    """Learning-rate schedule after the linear warmup."""
     warmup_steps: NonNegative = 0
+    """Steps of linear warmup from 0 to learning_rate."""
     min_lr_ratio: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
+    """Cosine floor as a fraction of learning_rate (0.1: 3e-4 decays to 3e-5)."""
     max_sequence_length: Positive | None = None
+    """Token limit per example or block (default: the model's maximum positions)."""
     validation_frequency: Positive = 100
+    """Evaluate (loss, perplexity, samples, plot) every N steps and at the end."""
     eval_batches: Positive | None = None
+    """Validation batches per evaluation (default: all)."""
     checkpoint_frequency: Positive = 500
+    """Save checkpoint_step_N/ every N steps (save_strategy: steps)."""
     save_strategy: Literal["steps", "epoch"] = "steps"
+    """Checkpoint every checkpoint_frequency steps, or at the end of every epoch."""
     keep_last_checkpoints: Positive = 3
+    """Older checkpoints are deleted once a newer one is complete."""
     checkpoint_dir: str | None = None
+    """Checkpoints go to output_dir/checkpoint_dir (default: output_dir itself)."""
     early_stopping_patience: Positive | None = None
+    """Stop after this many evaluations without a better validation loss."""
     early_stopping_min_delta: Annotated[float, Field(ge=0.0)] = 0.0
+    """Smallest decrease of the validation loss that counts as better."""
 
     @model_validator(mode="after")
     def _has_length(self) -> TrainingSection:
@@ -98,9 +139,13 @@ class TrainingSection(Section):
 
 class DeviceSection(Section):
     backend: Literal["auto", "tt", "cpu", "cuda"] = "auto"
+    """auto: tt when a card is found, else CUDA, else CPU (TTCUSTOM_BACKEND overrides auto)."""
     enable_ddp: bool = False
+    """Data-parallel training (torchrun on cpu/cuda, the device mesh on tt)."""
     mesh_shape: Annotated[list[Positive], Field(min_length=2, max_length=2)] = [1, 1]
+    """Device mesh rows x columns: [1, 2] for N300, [1, 8] or [2, 4] for T3K."""
     dtype: Literal["auto", "float32", "bfloat16"] = "auto"
+    """Parameter dtype (auto: the backend's default, bfloat16 on tt, float32 otherwise)."""
 
     @model_validator(mode="after")
     def _mesh_needs_ddp(self) -> DeviceSection:
@@ -113,47 +158,76 @@ class DeviceSection(Section):
 
 class LoggingSection(Section):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    """Level of output_dir/training.log."""
     output_dir: str = "output"
+    """Run directory: checkpoints, final_model/, metrics.jsonl, training_curves.png."""
     log_every: Positive = 1
+    """Read the loss back and log it every N steps (mean over those steps)."""
     progress_bar: bool = True
+    """tqdm bar with loss, lr, tokens/s and ETA."""
     use_wandb: bool = False
+    """Log to Weights & Biases (pip install wandb)."""
     wandb_project: str = "ttcustom"
+    """wandb project name."""
     wandb_run_name: str | None = None
+    """wandb run name."""
     wandb_mode: Literal["online", "offline"] = "offline"
+    """offline writes under output_dir/wandb with no network (wandb sync uploads later)."""
     tensorboard: bool = False
+    """Write TensorBoard scalars to output_dir/tensorboard (pip install tensorboard)."""
 
 
 class EvalSection(Section):
     """Sample generation at each evaluation (the tutorial's `eval_config`)."""
 
     prompts: list[str] = []
+    """Prompts answered at every evaluation (printed and appended to validation.txt)."""
     max_new_tokens: Positive = 64
+    """Tokens generated per sample."""
     temperature: Annotated[float, Field(ge=0.0)] = 0.0
+    """0 decodes greedily (deterministic samples)."""
     top_k: Positive | None = None
+    """Sample among the k most likely tokens."""
     top_p: Annotated[float, Field(gt=0.0, le=1.0)] = 1.0
+    """Nucleus sampling threshold (1.0: off)."""
     repetition_penalty: Literal[1.0] = 1.0
+    """Accepted for tt-train configs; only 1.0 (off) is supported."""
 
 
 class TokenizerSection(Section):
     """`auto`: the model directory's tokenizer when there is one, else byte-level."""
 
     kind: Literal["auto", "pretrained", "byte", "char", "bpe"] = "auto"
+    """pretrained: from a directory; byte: 256 ids; char: the corpus' characters; bpe: trained on the corpus."""
     path: str | None = None
+    """Tokenizer directory (default: model.path)."""
     vocab_size: Positive | None = None
+    """BPE vocabulary size (default: model_config.vocab_size)."""
 
 
 class DataSection(Section):
     train_file: str | None = None
+    """JSONL training data."""
     val_file: str | None = None
+    """JSONL validation data (default: val_split of train_file, chosen by seed)."""
     corpus: str | None = None
+    """Plain-text corpus for from-scratch training (split by val_split: 0.1 = 90/10)."""
     format: Literal["auto", "prompt_response", "prompt_completion", "alpaca", "chat", "text"] = "auto"
+    """JSONL record format (auto: detected from the first record's fields)."""
     val_split: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.1
+    """Fraction held out for validation when there is no val_file."""
     packing: bool = False
+    """Pack short examples into full sequences (block-diagonal attention)."""
     train_on_prompt: bool = False
+    """Also train on prompt tokens (default: loss on answers only)."""
     truncate: bool = False
+    """Cut over-long examples to max_sequence_length instead of refusing them."""
     allow_duplicates: bool = False
+    """Keep repeated records (warnings instead of errors)."""
     prompt_template: str | None = None
+    """prompt_response template with {prompt} (default: the tutorial's ### Question / ### Answer)."""
     tokenizer: TokenizerSection = TokenizerSection()
+    """Which tokenizer to use or build."""
 
     @model_validator(mode="after")
     def _one_source(self) -> DataSection:
@@ -166,10 +240,15 @@ class DataSection(Section):
 
 class LoraSection(Section):
     enabled: bool = True
+    """Set false to switch a config's LoRA section off (e.g. with --set lora.enabled=false)."""
     r: Positive = 8
+    """Rank of the adapter matrices."""
     alpha: PositiveFloat = 16.0
+    """Scale: the update is multiplied by alpha / r."""
     dropout: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
+    """Dropout on the adapter input."""
     target_modules: Annotated[list[str], Field(min_length=1)] = ["q_proj", "v_proj"]
+    """Linear layers to adapt, by transformers name (q_proj, v_proj, gate_proj...) or all-linear."""
 
 
 class RunConfig(Section):
@@ -183,7 +262,7 @@ class RunConfig(Section):
     lora: LoraSection | None = None
 
     model_config = ConfigDict(extra="forbid", strict=True, protected_namespaces=(),
-                              populate_by_name=True)
+                              populate_by_name=True, use_attribute_docstrings=True)
 
     @model_validator(mode="after")
     def _one_model(self) -> RunConfig:

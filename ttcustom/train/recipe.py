@@ -161,8 +161,9 @@ def build_model(config: RunConfig, tokenizer: Any, backend: Backend) -> Any:
         from ttcustom.lora import apply_lora
 
         lora = config.lora
+        targets = "all-linear" if lora.target_modules == ["all-linear"] else lora.target_modules
         apply_lora(model, r=lora.r, alpha=lora.alpha, dropout=lora.dropout,
-                   target_modules=lora.target_modules)
+                   target_modules=targets)
     return model
 
 
