@@ -79,3 +79,33 @@ def test_legacy_checkpoint_layouts_load(arch, legacy, tmp_path):
     ids, _ = batch()
     torch.testing.assert_close(_logits(from_hf(tmp_path), ids),
                                reference(input_ids=ids).logits.detach(), rtol=1e-4, atol=1e-4)
+
+
+def test_hub_id_is_fetched_without_pickles_unless_allowed(tmp_path, monkeypatch):
+    import huggingface_hub
+
+    hf_model("llama").save_pretrained(tmp_path)
+    calls = []
+
+    def snapshot_download(repo_id, allow_patterns, ignore_patterns):
+        calls.append((repo_id, allow_patterns))
+        return str(tmp_path)
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", snapshot_download)
+    assert isinstance(from_hf("TinyOrg/tiny-llama"), LlamaForCausalLM)
+    from_hf("TinyOrg/tiny-llama", allow_pickle=True)
+    assert calls[0][0] == "TinyOrg/tiny-llama"
+    assert "*.safetensors" in calls[0][1] and not any(".bin" in p for p in calls[0][1])
+    assert any(".bin" in p for p in calls[1][1])
+
+
+def test_unreachable_hub_id_is_a_clear_error(monkeypatch):
+    import huggingface_hub
+
+    def offline(*args, **kwargs):
+        raise OSError("no network")
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", offline)
+    with pytest.raises(CheckpointError, match=r"TinyOrg/absent: not a local directory.*"
+                                              r"no network.*downloaded checkpoint"):
+        from_hf("TinyOrg/absent")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,7 +68,8 @@ def from_hf(
     backend: str | Backend | None = None,
     allow_pickle: bool = False,
 ) -> CausalLM:
-    """A ttcustom model from a transformers checkpoint directory or in-memory model.
+    """A ttcustom model from a transformers checkpoint directory, a Hugging Face Hub id
+    (see `resolve_checkpoint`) or an in-memory transformers model.
 
     `dtype` defaults to the backend's float type (fp32 on the reference backend); the
     checkpoint's own dtype is kept in `model.config.dtype` and used again by export.
@@ -75,11 +77,38 @@ def from_hf(
     if hasattr(source, "state_dict") and hasattr(source, "config"):
         config, checkpoint = _from_transformers_model(source)
     else:
-        config, checkpoint = _from_directory(Path(source), allow_pickle)
+        config, checkpoint = _from_directory(resolve_checkpoint(source, allow_pickle),
+                                             allow_pickle)
     with init.skip_init():
         model = model_class(config.model_type)(config, dtype=dtype, backend=backend)
     load_weights(model, checkpoint)
     return model
+
+
+HUB_ID = re.compile(r"[\w.-]+/[\w.-]+")
+HUB_FILES = ["*.json", "*.safetensors", "tokenizer.model", "*.txt", "*.jinja"]
+
+
+def resolve_checkpoint(source: str | os.PathLike, allow_pickle: bool = False) -> Path:
+    """A local directory as is; a Hugging Face Hub id ("ORG/NAME") that is not a local
+    path is fetched with huggingface_hub (its cache first): config, safetensors and
+    tokenizer files only, pickles only with `allow_pickle`."""
+    path = Path(source)
+    if path.exists() or not HUB_ID.fullmatch(str(source)):
+        return path
+    try:
+        from huggingface_hub import snapshot_download
+    except ImportError:
+        return path
+    patterns = HUB_FILES + (["pytorch_model*.bin"] if allow_pickle else [])
+    try:
+        return Path(snapshot_download(str(source), allow_patterns=patterns,
+                                      ignore_patterns=["consolidated*"]))
+    except Exception as err:
+        raise CheckpointError(
+            f"{source}: not a local directory, and fetching it from the Hugging Face Hub "
+            f"failed ({type(err).__name__}: {err}). Pass the path of a downloaded checkpoint"
+        ) from None
 
 
 def read_config(directory: str | os.PathLike) -> ModelConfig:
