@@ -42,6 +42,8 @@ def _train(args: argparse.Namespace) -> int:
     overrides = [*(f"{k}={v}" for k, v in shorthands.items() if v is not None), *args.overrides]
     config = load_config(args.config, overrides)
     trainer = train_from_config(config, resume_from=args.resume)
+    if not trainer.is_main:  # data parallel: rank 0 reports for the run
+        return 0
     history = trainer.state.history
     print(f"\nfinished at step {trainer.state.step} ({trainer.state.stop_reason})")
     if history["train"]:
