@@ -66,3 +66,14 @@ def test_device_tensor_inputs_give_the_same_loss_as_host_tensors():
                    labels=tc.from_torch(labels))
     torch.testing.assert_close(device.loss.to_torch(), host.loss.to_torch())
     torch.testing.assert_close(device.logits.to_torch(), host.logits.to_torch())
+
+
+@pytest.mark.parametrize("arch", ["llama", "qwen3", "gpt2"])
+def test_bfloat16_model_is_as_accurate_as_transformers_in_bfloat16(arch):
+    reference = hf_model(arch)
+    ids, labels = batch()
+    exact = reference(input_ids=ids).logits.detach()
+    hf_bf16 = reference.to(torch.bfloat16)(input_ids=ids).logits.detach().float()
+    ours = from_hf(reference, dtype=torch.bfloat16)(ids).logits.to_torch().float()
+    hf_error = (hf_bf16 - exact).abs().max()
+    assert (ours - exact).abs().max() <= 1.5 * hf_error + 1e-3
