@@ -39,6 +39,17 @@ def _number(pattern: str, text: str) -> float:
     return float(match.group(1))
 
 
+def check_ct5_ddp(out: str, cwd: Path) -> None:
+    before, after = re.search(r"before wrapping: (.*); after: (.*)", out).groups()
+    assert len(set(before.split(", "))) == 2 and len(set(after.split(", "))) == 1
+    # Each rank reads its own share of the data.
+    shares = re.findall(r"rank (\d) of 2: its examples start with indices (\[.*\])", out)
+    assert sorted(r for r, _ in shares) == ["0", "1"] and shares[0][1] != shares[1][1]
+    assert "replicas identical after 12 steps: True" in out
+    first, final = map(float, re.search(r"loss (\d+\.\d+) -> (\d+\.\d+)", out).groups())
+    assert final < first - 1.0
+
+
 def check_ct6_tracking(out: str, cwd: Path) -> None:
     runs = [cwd / "output" / "ct6" / name for name in ("lr_0.003", "lr_0.0003")]
     for run in runs:
@@ -128,6 +139,7 @@ def check_plain_loop(out: str, cwd: Path) -> None:
 CHECKS: dict[str, Callable[[str, Path], None]] = {
     "ct2_dataset.py": check_ct2_dataset,
     "ct3_config.py": check_ct3_config,
+    "ct5_ddp.py": check_ct5_ddp,
     "ct6_tracking.py": check_ct6_tracking,
     "ct7_transformer.py": check_ct7_transformer,
     "ct8_from_scratch.py": check_ct8_from_scratch,
