@@ -55,6 +55,7 @@ def _launch(config: Path, *train_args: str) -> None:
     done = subprocess.run(command, cwd=REPO, env=worker_env(), capture_output=True, text=True,
                           timeout=180)
     assert done.returncode == 0, done.stderr
+    assert done.stdout.count("finished at step") == 1, "only rank 0 reports"
 
 
 def _assert_same_weights(run: Path, reference: Path) -> None:
