@@ -109,3 +109,11 @@ def test_unreachable_hub_id_is_a_clear_error(monkeypatch):
     with pytest.raises(CheckpointError, match=r"TinyOrg/absent: not a local directory.*"
                                               r"no network.*downloaded checkpoint"):
         from_hf("TinyOrg/absent")
+
+
+def test_model_loaded_from_a_transformers_model_shares_no_memory_with_it():
+    reference = hf_model("llama")
+    model = from_hf(reference)
+    before = reference.model.norm.weight.detach().clone()
+    model.norm.weight.zero_()
+    assert torch.equal(reference.model.norm.weight.detach(), before)

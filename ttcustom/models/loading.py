@@ -19,7 +19,6 @@ from typing import Any
 
 import torch
 
-from ttcustom.autograd.function import no_grad
 from ttcustom.backends import Backend
 from ttcustom.models.causal_lm import CausalLM
 from ttcustom.models.config import ConfigError, ModelConfig
@@ -46,7 +45,8 @@ class Checkpoint:
     """Names, shapes and locations of a checkpoint's tensors, and a reader for them.
 
     `groups` lists (source, tensor names) per file, in reading order; `reader(source,
-    names)` yields (name, host tensor) for names of one source.
+    names)` yields (name, host tensor) for names of one source. The model adopts the
+    yielded tensors as its parameters' storage, so a reader yields tensors it owns.
     """
 
     label: str
@@ -205,9 +205,9 @@ def _pickle_checkpoint(directory: Path, files: list[Path]) -> Checkpoint:
         for name, tensor in state.items():
             entries[name] = Entry(tuple(tensor.shape), tensor.dtype, str(path))
 
-    def read(path, names):
+    def read(path, names):  # copies: the model must not share the mapped file's pages
         for name in names:
-            yield name, loaded[path][name]
+            yield name, loaded[path][name].clone()
 
     return Checkpoint(str(directory), entries, [(p, list(loaded[p])) for p in files], read)
 
@@ -219,9 +219,9 @@ def _from_transformers_model(model: Any) -> tuple[ModelConfig, Checkpoint]:
     state = model.state_dict()
     entries = {n: Entry(tuple(t.shape), t.dtype, label) for n, t in state.items()}
 
-    def read(_, names):
+    def read(_, names):  # copies: the two models must not share parameters
         for name in names:
-            yield name, state[name].detach().cpu()
+            yield name, state[name].detach().to("cpu", copy=True)
 
     return config, Checkpoint(label, entries, [(None, list(state))], read)
 
@@ -274,10 +274,12 @@ def load_weights(model: CausalLM, checkpoint: Checkpoint) -> None:
     floating = [e.dtype for e in checkpoint.entries.values() if e.dtype.is_floating_point]
     if model.config.dtype is None and floating:
         model.config.dtype = str(floating[0]).removeprefix("torch.")
-    with no_grad():
-        for name, tensor in checkpoint.read(set(plan)):
-            ours = plan[name]
-            own[ours].copy_(relayout(tensor, by_hf[table.canonical(name, by_hf)][1]))
+    for name, tensor in checkpoint.read(set(plan)):
+        target = own[plan[name]]
+        host = relayout(tensor, by_hf[table.canonical(name, by_hf)][1])
+        # re-home the parameter on the uploaded array (no second copy into the
+        # construction zeros); tied weights are one Parameter object, so they stay tied
+        target.data = target.backend.upload(host, target.dtype)
 
 
 __all__ = ["CheckpointError", "ConfigError", "from_hf", "load_weights", "read_config"]
