@@ -1,0 +1,89 @@
+"""Building a run from a config: tokenizer choice, data splits, model and optimizer."""
+
+import pytest
+
+from ttcustom.data import Example
+from ttcustom.train.config import load_config
+from ttcustom.train.recipe import (
+    build_datasets,
+    build_model,
+    build_optimizer,
+    resolve_backend,
+    resolve_tokenizer,
+    split_examples,
+)
+
+TEXT = "First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n" * 20
+
+
+def scratch_config(tmp_path, **data):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text(TEXT)
+    return load_config(data={
+        "model_config": {"vocab_size": 300, "hidden_dim": 32, "num_layers": 1, "num_heads": 2,
+                         "mlp_dim": 64, "max_seq_len": 64},
+        "training_config": {"max_steps": 1, "max_sequence_length": 32},
+        "data": {"corpus": str(corpus), **data},
+        "logging_config": {"output_dir": str(tmp_path / "run")}})
+
+
+def test_corpus_is_split_ninety_ten_into_fixed_blocks(tmp_path):
+    config = scratch_config(tmp_path, tokenizer={"kind": "byte"})
+    datasets = build_datasets(config, resolve_tokenizer(config))
+    assert {len(ex.input_ids) for ex in datasets.train + datasets.val} == {32}
+    assert len(datasets.train) == int(len(TEXT) * 0.9) // 32
+    assert len(datasets.val) == (len(TEXT) - int(len(TEXT) * 0.9)) // 32
+    assert datasets.prompt_format == "raw"
+
+
+def test_a_trained_tokenizer_is_reused_from_the_run_directory(tmp_path):
+    from ttcustom.data import save_tokenizer
+
+    config = scratch_config(tmp_path, tokenizer={"kind": "bpe", "vocab_size": 270})
+    first = resolve_tokenizer(config)
+    save_tokenizer(first, tmp_path / "run" / "tokenizer")
+    (tmp_path / "corpus.txt").write_text("completely different text " * 50)
+    again = resolve_tokenizer(config)
+    assert again.get_vocab() == first.get_vocab()
+
+
+def test_char_tokenizer_needs_a_corpus(tmp_path):
+    config = load_config(data={"training_config": {"max_steps": 1},
+                               "data": {"train_file": "x.jsonl", "tokenizer": {"kind": "char"}}})
+    with pytest.raises(ValueError, match="trained on a text corpus: set data.corpus"):
+        resolve_tokenizer(config)
+
+
+def test_vocab_smaller_than_the_tokenizer_is_an_error(tmp_path):
+    config = scratch_config(tmp_path, tokenizer={"kind": "byte"})
+    config.architecture.vocab_size = 100
+    with pytest.raises(ValueError, match="256 tokens but model_config.vocab_size is 100"):
+        build_model(config, resolve_tokenizer(config), resolve_backend(config))
+
+
+def test_from_scratch_model_follows_model_config(tmp_path):
+    config = scratch_config(tmp_path, tokenizer={"kind": "byte"})
+    model = build_model(config, resolve_tokenizer(config), resolve_backend(config))
+    c = model.config
+    assert (c.vocab_size, c.hidden_size, c.num_hidden_layers, c.num_attention_heads,
+            c.intermediate_size, c.max_position_embeddings) == (300, 32, 1, 2, 64, 64)
+    assert c.tie_word_embeddings
+
+
+def test_weight_decay_skips_norms_and_biases(tmp_path):
+    config = scratch_config(tmp_path, tokenizer={"kind": "byte"})
+    model = build_model(config, resolve_tokenizer(config), resolve_backend(config))
+    optimizer = build_optimizer(config, model)
+    decayed, plain = optimizer.param_groups
+    assert decayed["weight_decay"] == 0.01 and plain["weight_decay"] == 0.0
+    assert all(p.ndim >= 2 for p in decayed["params"]) and all(p.ndim == 1 for p in plain["params"])
+    assert len(decayed["params"]) + len(plain["params"]) == len(list(model.parameters()))
+
+
+def test_validation_split_is_seeded_and_never_empty():
+    examples = [Example([i], [i]) for i in range(20)]
+    train, val = split_examples(examples, 0.1, seed=3)
+    again_train, again_val = split_examples(examples, 0.1, seed=3)
+    assert (train, val) == (again_train, again_val) and len(val) == 2
+    assert sorted(e.input_ids[0] for e in train + val) == list(range(20))
+    assert len(split_examples(examples[:3], 0.01, seed=0)[1]) == 1
