@@ -1,10 +1,11 @@
-"""Training-step speed of ttcustom (reference backend) vs the identical PyTorch eager model.
+"""Training-step speed of each contender on one workload, in one process.
 
-Same process, same threads, same weights and batches; repetitions are interleaved
-(ours, eager, ours, eager, ...) so drift in machine speed hits both. Prints the median
-tokens/s of each and their ratio.
+All runners are built from the same weights and fed the same batches with the same
+torch threads. Repetitions are interleaved (ttcustom, eager, compile, ..., then again)
+so drift in machine speed (other jobs on a shared machine) hits all of them; each
+repetition times `steps` consecutive steps and the reported figure is the median.
 
-    python -m benchmarks.step_speed --batch 8 --steps 5 --repeats 5
+    python -m benchmarks.step_speed --workload scratch --contenders ttcustom,eager
 """
 
 from __future__ import annotations
@@ -14,79 +15,89 @@ import json
 import statistics
 import time
 
-import torch
+from benchmarks.contenders import CONTENDERS, Runner, build, reference_state
+from benchmarks.device_memory import device_memory_in_use
+from benchmarks.workloads import Batch, Workload, get_workload, make_batches
 
-import ttcustom as tc
-from benchmarks.tiny_llama import Shape, paired_models
+WARMUP_STEPS = 2  # torch.compile compiles forward and backward during the first step
 
 
-def _time_steps(step, batches) -> float:
+def _timed(runner: Runner, batches: list[Batch], steps: int, offset: int) -> float:
+    """Seconds per step over `steps` steps (the device drained at both ends)."""
+    sync = runner.backend.synchronize if runner.backend is not None else (lambda: None)
+    sync()
     start = time.perf_counter()
-    for ids, labels in batches:
-        step(ids, labels)
-    return time.perf_counter() - start
+    for i in range(steps):
+        runner.step(batches[(offset + i) % len(batches)])
+    sync()
+    return (time.perf_counter() - start) / steps
 
 
-def measure(shape: Shape, batch: int, steps: int, repeats: int, backend: str = "cpu") -> dict:
-    tc.set_default_backend(backend)
-    tc.manual_seed(0)
-    ours, theirs = paired_models(shape)
-    tc_opt = tc.optim.AdamW(ours.parameters(), lr=1e-4)
-    torch_opt = torch.optim.AdamW(theirs.parameters(), lr=1e-4)
-    g = torch.Generator().manual_seed(0)
-    host = [torch.randint(0, shape.vocab, (batch, shape.seq), generator=g) for _ in range(steps)]
-    host_batches = [(ids, ids.roll(-1, 1)) for ids in host]
-    tc_batches = [(tc.tensor(i), tc.tensor(y)) for i, y in host_batches]
+def measure(workload: Workload, contenders: list[str], steps: int, repeats: int,
+            backend: str = "cpu") -> dict:
+    """Median step time and tokens/s per contender, ratios against eager, and for
+    ttcustom the host transfers per step and device memory (where the backend says)."""
+    state = reference_state(workload)
+    runners = [build(name, workload, state, backend) for name in contenders]
+    del state
+    batches = make_batches(workload, max(steps, 2))
+    for runner in runners:
+        for i in range(WARMUP_STEPS):
+            runner.step(batches[i % len(batches)])
+    samples: dict[str, list[float]] = {r.name: [] for r in runners}
+    for repeat in range(repeats):
+        for runner in runners:
+            samples[runner.name].append(_timed(runner, batches, steps, repeat))
+    results = {}
+    for runner in runners:
+        seconds = statistics.median(samples[runner.name])
+        results[runner.name] = {
+            "step_time_s": round(seconds, 5),
+            "tokens_per_s": round(workload.tokens_per_step / seconds, 1),
+            "samples_s": [round(s, 5) for s in samples[runner.name]],
+            "trainable_params": runner.trainable,
+        }
+        if runner.backend is not None:
+            results[runner.name].update(_device_facts(runner, batches))
+    if "eager" in results:
+        eager = results["eager"]["tokens_per_s"]
+        for entry in results.values():
+            entry["tokens_per_s_vs_eager"] = round(entry["tokens_per_s"] / eager, 3)
+    return results
 
-    def tc_step(ids, labels):
-        loss = ours(ids, labels)
-        loss.backward()
-        tc.optim.clip_grad_norm_(ours.parameters(), 1.0)
-        tc_opt.step()
-        tc_opt.zero_grad()
-        loss.item()
 
-    def torch_step(ids, labels):
-        loss = theirs(ids, labels)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(theirs.parameters(), 1.0)
-        torch_opt.step()
-        torch_opt.zero_grad()
-        loss.item()
-
-    _time_steps(tc_step, tc_batches[:1])  # warm-up both
-    _time_steps(torch_step, host_batches[:1])
-    ours_t, eager_t = [], []
-    for _ in range(repeats):
-        ours_t.append(_time_steps(tc_step, tc_batches))
-        eager_t.append(_time_steps(torch_step, host_batches))
-    tokens = batch * shape.seq * steps
-    ours_tps = tokens / statistics.median(ours_t)
-    eager_tps = tokens / statistics.median(eager_t)
-    return {
-        "workload": f"llama-{shape.layers}x{shape.dim} seq {shape.seq} batch {batch}",
-        "params": sum(p.numel() for p in ours.parameters()),
-        "threads": torch.get_num_threads(),
-        "ttcustom_tokens_per_s": round(ours_tps, 1),
-        "eager_tokens_per_s": round(eager_tps, 1),
-        "ttcustom_steps_per_s": round(ours_tps / (batch * shape.seq), 3),
-        "eager_steps_per_s": round(eager_tps / (batch * shape.seq), 3),
-        "ratio_vs_eager": round(ours_tps / eager_tps, 3),
-    }
+def _device_facts(runner: Runner, batches: list[Batch]) -> dict:
+    """Host<->device transfers of one more step, and the device memory in use after its
+    forward and after the whole step (backends that report it; kernel-internal
+    temporaries between the two samples are not seen)."""
+    counter = runner.backend.transfers
+    counter.reset()
+    runner.memory_samples = []
+    runner.step(batches[0])
+    samples = runner.memory_samples + [device_memory_in_use(runner.backend)]
+    runner.memory_samples = None
+    facts = {"uploads_per_step": counter.uploads, "host_readbacks_per_step": counter.downloads}
+    if None not in samples:
+        facts["device_memory_sampled_peak_bytes"] = max(samples)
+    return facts
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batch", type=int, default=8)
-    parser.add_argument("--steps", type=int, default=4)
+    parser.add_argument("--workload", default="scratch", choices=["scratch", "lora"])
+    parser.add_argument("--size", default="full", choices=["full", "tiny"])
+    parser.add_argument("--contenders", default="ttcustom,eager")
+    parser.add_argument("--steps", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--layers", type=int, default=6)
-    parser.add_argument("--dim", type=int, default=256)
-    parser.add_argument("--seq", type=int, default=256)
     parser.add_argument("--backend", default="cpu")
     args = parser.parse_args()
-    shape = Shape(dim=args.dim, layers=args.layers, seq=args.seq)
-    print(json.dumps(measure(shape, args.batch, args.steps, args.repeats, args.backend), indent=2))
+    contenders = args.contenders.split(",")
+    unknown = set(contenders) - set(CONTENDERS)
+    if unknown:
+        parser.error(f"unknown contenders {sorted(unknown)}; choose from {CONTENDERS}")
+    workload = get_workload(args.size, args.workload)
+    print(json.dumps(measure(workload, contenders, args.steps, args.repeats, args.backend),
+                     indent=2))
 
 
 if __name__ == "__main__":

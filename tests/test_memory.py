@@ -5,10 +5,20 @@ from __future__ import annotations
 import gc
 import weakref
 
+import pytest
 import torch
+import transformers
 
 import ttcustom as tc
 import ttcustom.functional as F
+from benchmarks.memory_probe import measure_peak, probe
+from benchmarks.tiny_llama import Shape
+from benchmarks.workloads import Lora, Workload
+from ttcustom.autograd.function import AccumulateGrad
+from ttcustom.lora import apply_lora
+from ttcustom.memory import SYSTEMS, LoraSpec, activation_bytes, largest_batch, plan
+from ttcustom.memory.planner import lora_parameters, parameter_counts
+from ttcustom.models import ModelConfig, build_model
 
 
 def _is_freed_after_forward(weight_requires_grad: bool) -> bool:
@@ -37,3 +47,122 @@ def test_frozen_linear_still_passes_the_input_gradient():
     ref = x.clone().requires_grad_()
     torch.nn.functional.linear(ref, weight).sum().backward()
     torch.testing.assert_close(ours.grad.to_torch(), ref.grad)
+
+
+# ---------------------------------------------------------------------- the planner
+FAMILIES = ["llama", "qwen2", "qwen3", "gpt2"]
+
+
+def _config(model_type: str, **changes) -> ModelConfig:
+    fields = dict(model_type=model_type, vocab_size=320, hidden_size=64, intermediate_size=160,
+                  num_hidden_layers=2, num_attention_heads=4,
+                  num_key_value_heads=4 if model_type == "gpt2" else 2, hidden_dropout=0.0,
+                  embedding_dropout=0.0, attention_dropout=0.0, max_position_embeddings=128)
+    return ModelConfig(**(fields | changes))
+
+
+@pytest.mark.parametrize("model_type", FAMILIES)
+def test_parameter_count_matches_transformers(model_type):
+    config = _config(model_type)
+    hf_config = transformers.AutoConfig.for_model(**config.to_hf_dict())
+    reference = transformers.AutoModelForCausalLM.from_config(hf_config).num_parameters()
+    assert sum(parameter_counts(config).values()) == reference
+
+
+@pytest.mark.parametrize("model_type,targets", [("llama", ("q_proj", "v_proj")),
+                                                ("qwen3", "all-linear"), ("gpt2", ("c_attn",))])
+def test_lora_parameter_count_matches_apply_lora(model_type, targets):
+    config = _config(model_type)
+    model = apply_lora(build_model(config), r=4, target_modules=targets)
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    assert lora_parameters(config, LoraSpec(4, targets)) == trainable
+
+
+def _saved_activation_bytes(loss: tc.Tensor, model: tc.nn.Module) -> int:
+    """Bytes of the distinct storages the graph saved for backward, weights excluded."""
+    weights = {t.data.untyped_storage().data_ptr()
+               for t in [*model.parameters(), *model.buffers()]}
+    storages, seen, stack = {}, set(), [loss.grad_fn]
+    while stack:
+        node = stack.pop()
+        if node is None or id(node) in seen or isinstance(node, AccumulateGrad):
+            continue
+        seen.add(id(node))
+        for array in node.saved or ():
+            if isinstance(array, torch.Tensor):
+                storage = array.untyped_storage()
+                if storage.data_ptr() not in weights:
+                    storages[storage.data_ptr()] = storage.nbytes()
+        stack.extend(node.parents)
+    return sum(storages.values())
+
+
+@pytest.mark.parametrize("model_type,lora,dtype", [
+    *[(family, lora, torch.float32) for family in FAMILIES for lora in (None, "all-linear",
+                                                                         "default")],
+    ("llama", None, torch.bfloat16), ("gpt2", "default", torch.bfloat16)])
+def test_activation_estimate_is_what_the_graph_saves(model_type, lora, dtype):
+    config = _config(model_type)
+    model = build_model(config, dtype=dtype)
+    spec = None
+    if lora is not None:
+        targets = ("c_attn",) if model_type == "gpt2" and lora == "default" else (
+            ("q_proj", "v_proj") if lora == "default" else lora)
+        spec = LoraSpec(4, targets)
+        apply_lora(model, r=4, target_modules=targets)
+    ids = torch.randint(0, config.vocab_size, (2, 48))
+    loss = model(ids, labels=ids).loss
+    measured = _saved_activation_bytes(loss, model)
+    estimate = activation_bytes(config, 2, 48, dtype.itemsize, spec)
+    assert estimate == pytest.approx(measured, rel=0.02)
+
+
+SMALL = Workload("small", "planner check", Shape(vocab=1024, dim=128, heads=4, kv_heads=2,
+                                                  layers=2, mlp=352, seq=128), batch=2)
+
+
+def _planned(workload: Workload):
+    lora = workload.lora
+    return plan(workload.shape.model_config(), workload.batch, workload.shape.seq,
+                workload.dtype, lora=LoraSpec(lora.r, lora.target_modules) if lora else None,
+                grad_checkpointing=workload.grad_checkpointing)
+
+
+@pytest.mark.parametrize("workload", [
+    SMALL, SMALL.replace(dtype="bfloat16"), SMALL.replace(grad_checkpointing=True),
+    SMALL.replace(lora=Lora(r=8)),
+], ids=["fp32", "bf16", "checkpointed", "lora"])
+def test_peak_estimate_matches_the_torch_allocator_peak(workload):
+    measured = probe(workload, "ttcustom", steps=2, measure="tensor")
+    assert _planned(workload).peak == pytest.approx(measured, rel=0.05)
+
+
+@pytest.mark.slow
+def test_peak_estimate_is_within_15_percent_of_measured_rss():
+    workload = Workload("rss", "planner check", Shape(vocab=2048, dim=256, heads=4, kv_heads=2,
+                                                      layers=4, mlp=704, seq=256), batch=4)
+    measured = measure_peak(workload, "ttcustom", measures=("rss",))["rss_peak_bytes"]
+    assert _planned(workload).peak == pytest.approx(measured, rel=0.15)
+
+
+def test_largest_batch_is_the_largest_that_fits():
+    config = ModelConfig(model_type="llama", vocab_size=32000, hidden_size=2048,
+                         intermediate_size=5632, num_hidden_layers=22, num_attention_heads=32,
+                         num_key_value_heads=4)
+    n150 = SYSTEMS["n150"]
+    batch = largest_batch(n150, config, 2048, dtype="bfloat16", lora=LoraSpec(), tile=True)
+    options = dict(dtype="bfloat16", lora=LoraSpec(), tile=True)
+    assert batch > 0
+    assert plan(config, batch, 2048, **options).fits(n150)
+    assert not plan(config, batch + 1, 2048, **options).fits(n150)
+
+
+def test_tiles_round_every_matrix_up_to_multiples_of_32():
+    config = _config("llama", vocab_size=100, hidden_size=40)
+    assert parameter_counts(config, tile=True)["embedding"] == 128 * 64
+    assert parameter_counts(config, tile=False)["embedding"] == 100 * 40
+
+
+def test_unknown_lora_target_names_the_available_layers():
+    with pytest.raises(ValueError, match="available: .*q_proj"):
+        plan(_config("llama"), 1, 16, lora=LoraSpec(8, ("query",)))
