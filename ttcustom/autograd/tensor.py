@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -240,6 +240,17 @@ class Tensor:
 
     def softmax(self, dim: int) -> Tensor:
         return F.softmax(self, dim)
+
+
+def zero_grads_(tensors: Iterable[Tensor], set_to_none: bool = True) -> None:
+    """Drop (or zero in place) the `.grad` of each tensor: Module/Optimizer.zero_grad."""
+    for tensor in tensors:
+        if tensor.grad is None:
+            continue
+        if set_to_none:
+            tensor.grad = None
+        else:
+            tensor.grad.zero_()
 
 
 def _shape_arg(args: tuple) -> tuple[int, ...]:

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from ttcustom.autograd.function import no_grad
-from ttcustom.autograd.tensor import Tensor
+from ttcustom.autograd.tensor import Tensor, zero_grads_
 from ttcustom.backends import Backend, get_backend
 
 
@@ -202,13 +202,7 @@ class Module:
         return self
 
     def zero_grad(self, set_to_none: bool = True) -> None:
-        for param in self.parameters():
-            if param.grad is None:
-                continue
-            if set_to_none:
-                param.grad = None
-            else:
-                param.grad.zero_()
+        zero_grads_(self.parameters(), set_to_none)
 
     def apply(self, fn: Callable[[Module], None]) -> Module:
         for child in self.children():

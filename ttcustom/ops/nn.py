@@ -45,30 +45,30 @@ class LayerNorm(Function):
         return dx, dw, db, None
 
 
-class Softmax(Function):
-    @staticmethod
-    def forward(ctx, x, dim):
+class _NormalizedExp(Function):
+    """softmax / log_softmax: the backward needs only the output, saved once."""
+
+    primitive = ""
+
+    @classmethod
+    def forward(cls, ctx, x, dim):
         ctx.dim = dim
-        y = ctx.backend.softmax(x, dim)
+        y = getattr(ctx.backend, cls.primitive)(x, dim)
         ctx.save_for_backward(y)
         return y
 
-    @staticmethod
-    def backward(ctx, grad):
-        return ctx.backend.softmax_backward(grad, ctx.saved[0], ctx.dim), None
+    @classmethod
+    def backward(cls, ctx, grad):
+        backward = getattr(ctx.backend, f"{cls.primitive}_backward")
+        return backward(grad, ctx.saved[0], ctx.dim), None
 
 
-class LogSoftmax(Function):
-    @staticmethod
-    def forward(ctx, x, dim):
-        ctx.dim = dim
-        y = ctx.backend.log_softmax(x, dim)
-        ctx.save_for_backward(y)
-        return y
+class Softmax(_NormalizedExp):
+    primitive = "softmax"
 
-    @staticmethod
-    def backward(ctx, grad):
-        return ctx.backend.log_softmax_backward(grad, ctx.saved[0], ctx.dim), None
+
+class LogSoftmax(_NormalizedExp):
+    primitive = "log_softmax"
 
 
 class Rotary(Function):

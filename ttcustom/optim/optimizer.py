@@ -10,7 +10,7 @@ from typing import Any
 import torch
 
 from ttcustom.autograd.function import no_grad
-from ttcustom.autograd.tensor import Tensor
+from ttcustom.autograd.tensor import Tensor, zero_grads_
 
 
 class Optimizer:
@@ -62,14 +62,7 @@ class Optimizer:
             raise ValueError(f"invalid learning rate: {group['lr']}")
 
     def zero_grad(self, set_to_none: bool = True) -> None:
-        for group in self.param_groups:
-            for param in group["params"]:
-                if param.grad is None:
-                    continue
-                if set_to_none:
-                    param.grad = None
-                else:
-                    param.grad.zero_()
+        zero_grads_((p for g in self.param_groups for p in g["params"]), set_to_none)
 
     @no_grad()
     def step(self, closure: Callable[[], Tensor] | None = None) -> Tensor | None:
