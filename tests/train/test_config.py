@@ -196,3 +196,11 @@ def test_a_dict_validates_like_a_file():
     assert config.training_config.max_steps == 3
     with pytest.raises(ConfigError, match="<config>: training_config.max_steps"):
         load_config(data={"training_config": {"max_steps": "3"}})
+
+
+@pytest.mark.parametrize("path", sorted((FIXTURES.parents[2] / "examples" / "configs").glob("*.yaml")),
+                         ids=lambda p: p.name)
+def test_every_shipped_config_validates_with_every_section(path):
+    config = load_config(path)
+    assert config.data is not None and config.training_config.max_steps
+    assert config.logging_config.output_dir.startswith("output/")

@@ -1,0 +1,60 @@
+"""Regenerate examples/checkpoints/tiny-llama-starter: the small pretrained Llama of the main job.
+
+    python examples/make_starter_checkpoint.py [--set KEY=VALUE ...]
+
+1. writes the pretraining corpus: our own glossary (examples/data/starter_corpus.txt)
+   followed by the trickster training prompts and responses as plain text (no
+   ### Question / ### Answer template: fine-tuning teaches the model to answer);
+2. trains a byte-level BPE tokenizer (1024 tokens) on it;
+3. pretrains a 4-layer Llama (about 1M parameters) from scratch on it with
+   `examples/configs/starter_pretrain.yaml` (a few minutes on 2 CPU cores);
+4. copies the resulting `final_model/` (a transformers directory) into place.
+Nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+
+from ttcustom.data import save_tokenizer, train_bpe_tokenizer
+from ttcustom.train.config import load_config
+from ttcustom.train.recipe import train_from_config
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "examples/data/starter_corpus.txt"
+TRICKSTER = ROOT / "examples/data/trickster_train.jsonl"
+CONFIG = ROOT / "examples/configs/starter_pretrain.yaml"
+TARGET = ROOT / "examples/checkpoints/tiny-llama-starter"
+
+
+def write_corpus(path: Path) -> Path:
+    records = [json.loads(line) for line in TRICKSTER.read_text().splitlines() if line.strip()]
+    trickster = "\n\n".join(f"{r['prompt']}\n{r['response']}" for r in records)
+    path.write_text(CORPUS.read_text() + "\n" + trickster + "\n", encoding="utf-8")
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--set", dest="overrides", action="append", default=[])
+    parser.add_argument("--out", type=Path, default=TARGET, help=f"default: {TARGET}")
+    args = parser.parse_args()
+    config = load_config(CONFIG, args.overrides)
+    work = Path(config.logging_config.output_dir)
+    work.mkdir(parents=True, exist_ok=True)
+    corpus = write_corpus(work / "pretraining_corpus.txt")
+    tokenizer = train_bpe_tokenizer([corpus], config.architecture.vocab_size)
+    save_tokenizer(tokenizer, work / "bpe_tokenizer")
+    config = load_config(CONFIG, [*args.overrides, f"data.corpus={corpus}",
+                                  f"data.tokenizer.path={work / 'bpe_tokenizer'}"])
+    trainer = train_from_config(config)
+    shutil.rmtree(args.out, ignore_errors=True)
+    shutil.copytree(trainer.output_dir / "final_model", args.out)
+    print(f"wrote {args.out} (validation loss {trainer.state.history['val'][-1][1]:.3f})")
+
+
+if __name__ == "__main__":
+    main()
