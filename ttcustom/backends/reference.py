@@ -220,9 +220,13 @@ class ReferenceBackend(Backend):
         return _aten._log_softmax_backward_data(grad, y, dim, y.dtype)
 
     def rotary(self, x, cos, sin):
+        # x * cos + cat(-x2, x1) * sin, without materialising the rotated copy.
         half = x.shape[-1] // 2
-        rotated = torch.cat((-x[..., half:], x[..., :half]), dim=-1)
-        return x * cos + rotated * sin
+        x1, x2 = x[..., :half], x[..., half:]
+        out = x * cos
+        out[..., :half].addcmul_(x2, sin[..., :half], value=-1.0)
+        out[..., half:].addcmul_(x1, sin[..., half:])
+        return out
 
     def sdpa(self, q, k, v, mask, is_causal, scale, need_logsumexp=True):
         heads = q.shape[1]
