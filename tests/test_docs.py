@@ -31,6 +31,7 @@ def _load(name: str):
 
 catalogue = _load("error_catalogue")
 config_reference = _load("config_reference")
+memory_tables = _load("memory_tables")
 
 SOURCE = textwrap.dedent('''
     HINT = "run it with torchrun"
@@ -115,6 +116,17 @@ def test_config_reference_lists_every_key_of_the_schema():
         assert f"`{section}`" in page and f"| `{field}` |" in page, key
     assert "| `learning_rate` | float > 0 | `0.0001` |" in page
     assert "| `training_config.eval_every` | `training_config.validation_frequency` |" in page
+
+
+def test_hardware_guide_batch_table_backs_its_advice():
+    """The guide tells N150 users to start from the tutorial's batch of 8 for CT-4: the
+    planner's table must show that it fits, for the LoRA settings of the shipped config."""
+    table = memory_tables.batch_table()
+    rows = [line for line in table.splitlines()[2:]]
+    assert len(rows) == len(memory_tables.workloads())
+    lora_row = next(r for r in rows if "LoRA r=16 (q_proj, k_proj, v_proj, o_proj)" in r)
+    n150 = lora_row.split("|")[2].strip()
+    assert int(n150) >= 8
 
 
 def test_docs_build_strict(tmp_path):
