@@ -37,6 +37,22 @@ def write_corpus(path: Path) -> Path:
     return path
 
 
+def write_model_card(target: Path, val_loss: float) -> None:
+    target.joinpath("README.md").write_text(f"""# tiny-llama-starter
+
+A 4-layer Llama (about 1M parameters, byte-level BPE with 1024 tokens) pretrained from
+scratch by ttcustom on text from this repository only: the glossary in
+`examples/data/starter_corpus.txt` (written for the project) and the prompts and
+responses of `examples/data/trickster_train.jsonl`, as plain text. Validation loss
+{val_loss:.3f} on the held-out last 10% of that text. It is the starting point of the
+README's fine-tuning job (`examples/configs/trickster_lora.yaml`); it is far too small
+to be useful on its own.
+
+Regenerate it with `python examples/make_starter_checkpoint.py`. Loads with
+`ttcustom.models.from_hf` and `transformers.AutoModelForCausalLM`.
+""")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--set", dest="overrides", action="append", default=[])
@@ -53,7 +69,9 @@ def main() -> None:
     trainer = train_from_config(config)
     shutil.rmtree(args.out, ignore_errors=True)
     shutil.copytree(trainer.output_dir / "final_model", args.out)
-    print(f"wrote {args.out} (validation loss {trainer.state.history['val'][-1][1]:.3f})")
+    val_loss = trainer.state.history["val"][-1][1]
+    write_model_card(args.out, val_loss)
+    print(f"wrote {args.out} (validation loss {val_loss:.3f})")
 
 
 if __name__ == "__main__":
