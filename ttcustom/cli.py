@@ -225,6 +225,9 @@ COMMANDS: list[Callable[[Any], None]] = [
 from ttcustom.distributed.cli import register as _register_launch  # noqa: E402
 
 COMMANDS.append(_register_launch)
+from ttcustom.memory.cli import register as _register_memory  # noqa: E402
+
+COMMANDS.append(_register_memory)
 
 
 def build_parser() -> argparse.ArgumentParser:
