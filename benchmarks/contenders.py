@@ -50,7 +50,7 @@ class Runner:
 def reference_state(workload: Workload, seed: int = 0) -> State:
     """Initial weights every runner loads (a seeded `TorchLM`, with LoRA when asked)."""
     torch.manual_seed(seed)
-    model = _torch_model(workload.replace(grad_checkpointing=False))
+    model = torch_model(workload.replace(grad_checkpointing=False))
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
@@ -99,7 +99,8 @@ def _ttcustom(workload: Workload, state: State | None, backend_name: str) -> Run
 
 
 # ---------------------------------------------------------------------- plain torch
-def _torch_model(workload: Workload, state: State | None = None) -> TorchLM:
+def torch_model(workload: Workload, state: State | None = None) -> TorchLM:
+    """The plain-PyTorch model of `workload` (LoRA applied), from `state` if given."""
     if workload.grad_checkpointing:
         raise ValueError("the plain-PyTorch twin has no gradient checkpointing; "
                          "time such a workload on ttcustom and transformers only")
@@ -129,12 +130,12 @@ def _torch_runner(name: str, model: torch.nn.Module,
 
 
 def _eager(workload: Workload, state: State | None) -> Runner:
-    model = _torch_model(workload, state)
+    model = torch_model(workload, state)
     return _torch_runner("eager", model, lambda b: model(b.ids, b.aligned))
 
 
 def _compiled(workload: Workload, state: State | None) -> Runner:
-    model = _torch_model(workload, state)
+    model = torch_model(workload, state)
     compiled = torch.compile(model)
     return _torch_runner("compile", model, lambda b: compiled(b.ids, b.aligned))
 
@@ -177,4 +178,4 @@ def _peft_names(state: State) -> State:
     return out
 
 
-__all__ = ["CONTENDERS", "Runner", "build", "reference_state"]
+__all__ = ["CONTENDERS", "Runner", "build", "reference_state", "torch_model"]

@@ -1,24 +1,25 @@
-"""Peak CPU memory of one contender's training steps, each measured in a fresh process.
+"""Peak CPU memory of one contender's training steps, measured in a fresh process.
 
-Two figures, each from building the model through `steps` training steps (2 reach
-both peaks: the first step creates the optimizer state, the second has it during
-backward):
+Two figures, each from building the model and running `steps` training steps (two
+reach both peaks: the first step creates the optimizer state, the second has it during
+backward), one after the other in the same process:
 
+* `rss_peak_bytes`: what the operating system saw: the peak resident set size (Linux
+  `VmHWM`, reset just before the model is built) minus the RSS at that moment (after
+  every import, after the batches exist, and after a one-step warm-up run of a tiny
+  model of the same kind, `WARMUP_SHAPE`, which pages in the code of the kernels the
+  step uses). Includes allocator overhead, Python objects and, for `compile`, the
+  compiler's memory in this process (its worker processes are not counted).
 * `tensor_peak_bytes`: the most bytes of torch tensors alive at once, from the CPU
   allocator's own accounting (torch.profiler's memory events, which see every tensor
-  allocation and free, including those of compiled code). Exact, and what the memory
-  planner estimates; it misses memory outside torch tensors.
-* `rss_peak_bytes`: what the operating system saw: the process's peak resident set size
-  (Linux `VmHWM`, reset just before the model is built) minus its RSS at that moment
-  (after every import, after a one-step warm-up run of a tiny model of the same kind,
-  see `WARMUP_SHAPE`, and after the batches exist). Adds allocator overhead, Python objects and, for `compile`, the
-  compiler's memory for this model's graphs in this process (its worker processes are
-  not counted).
+  allocation and free, compiled code's included). Exact for tensors, blind to the rest;
+  this is what the memory planner estimates. Measured second: the profiler's own
+  bookkeeping would inflate RSS.
 
 glibc's malloc normally raises its mmap threshold as large blocks are freed and then
 keeps freed memory in its heaps, so RSS would track the allocator's history rather
-than the tensors alive. The probe pins the threshold (`MALLOC_MMAP_THRESHOLD_`, the
-same for every contender) so that large tensors are returned to the system when freed.
+than the tensors alive. The probe pins the threshold (glibc `mallopt`, the same for
+every contender) so that large tensors are returned to the system when freed.
 
     python -m benchmarks.memory_probe --size tiny --workload scratch --contender eager
 """
@@ -26,7 +27,10 @@ same for every contender) so that large tensors are returned to the system when 
 from __future__ import annotations
 
 import argparse
+import ctypes
+import ctypes.util
 import gc
+import json
 import os
 import subprocess
 import sys
@@ -41,9 +45,18 @@ from benchmarks.workloads import Batch, Workload, get_workload, make_batches
 
 MMAP_THRESHOLD = 1 << 20  # tensors over 1 MiB get their own mapping, returned when freed
 REPO_ROOT = Path(__file__).resolve().parents[1]
+MEASURES = ("rss", "tensor")
 #: a one-step run of this model before the RSS baseline pages in the code of every
 #: kernel the step uses (hundreds of MB of torch's shared libraries are read lazily)
 WARMUP_SHAPE = Shape(vocab=128, dim=64, heads=4, kv_heads=2, layers=1, mlp=96, seq=16)
+
+
+def _pin_mmap_threshold() -> None:
+    """Allocations over MMAP_THRESHOLD get their own mapping for good (glibc)."""
+    libc = ctypes.CDLL(ctypes.util.find_library("c"))
+    m_mmap_threshold = -3
+    if not libc.mallopt(m_mmap_threshold, MMAP_THRESHOLD):
+        raise RuntimeError("mallopt(M_MMAP_THRESHOLD) failed; the RSS probe needs glibc")
 
 
 def _status_bytes(field: str) -> int:
@@ -74,10 +87,9 @@ def _tensor_peak(prof: profile) -> int:
 
 
 def probe(workload: Workload, contender: str, steps: int, backend: str = "cpu",
-          measure: str = "rss") -> int:
-    """Build `contender` and run `steps` steps in this process; return its peak bytes,
-    `measure` = "rss" or "tensor" (the profiler's bookkeeping would inflate RSS, so a
-    process measures one of them)."""
+          measures: tuple[str, ...] = MEASURES) -> dict[str, int]:
+    """Build `contender` and run `steps` steps in this process, once per measure (RSS
+    first); returns {"rss_peak_bytes", "tensor_peak_bytes"} (those asked for)."""
     if contender == "transformers":
         import peft  # noqa: F401  (imports are part of the baseline, not of training)
         import transformers  # noqa: F401
@@ -90,36 +102,36 @@ def probe(workload: Workload, contender: str, steps: int, backend: str = "cpu",
         for batch in batches:
             runner.step(batch)
 
-    if measure == "tensor":
+    out = {}
+    if "rss" in measures:
+        _pin_mmap_threshold()
+        warmup = workload.replace(shape=WARMUP_SHAPE, batch=1)
+        run(warmup, make_batches(warmup, 1))
+        gc.collect()
+        baseline = _reset_peak_rss()
+        run(workload, batches)
+        out["rss_peak_bytes"] = _status_bytes("VmHWM") - baseline
+        gc.collect()
+    if "tensor" in measures:
         with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
             run(workload, batches)
-        return _tensor_peak(prof)
-    warmup = workload.replace(shape=WARMUP_SHAPE, batch=1)
-    run(warmup, make_batches(warmup, 1))
-    gc.collect()
-    baseline = _reset_peak_rss()
-    run(workload, batches)
-    return _status_bytes("VmHWM") - baseline
+        out["tensor_peak_bytes"] = _tensor_peak(prof)
+    return out
 
 
 def measure_peak(workload: Workload, contender: str, steps: int = 2, backend: str = "cpu",
-                 measures: tuple[str, ...] = ("rss", "tensor")) -> dict[str, int]:
-    """{"rss_peak_bytes", "tensor_peak_bytes"} (those in `measures`), each from a fresh
-    child process with this process's torch thread count."""
+                 measures: tuple[str, ...] = MEASURES) -> dict[str, int]:
+    """`probe` in a fresh child process with this process's torch thread count."""
     path = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
-    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_=str(MMAP_THRESHOLD), PYTHONPATH=path)
-    out = {}
-    for measure in measures:
-        command = [sys.executable, "-m", "benchmarks.memory_probe", "--spec",
-                   workload.to_json(), "--contender", contender, "--steps", str(steps),
-                   "--backend", backend, "--measure", measure,
-                   "--threads", str(torch.get_num_threads())]
-        done = subprocess.run(command, env=env, cwd=REPO_ROOT, capture_output=True, text=True)
-        if done.returncode != 0:
-            raise RuntimeError(f"memory probe ({measure}) of {contender} on {workload.name} "
-                               f"failed (exit {done.returncode}):\n{done.stderr[-2000:]}")
-        out[f"{measure}_peak_bytes"] = int(done.stdout.strip().splitlines()[-1])
-    return out
+    env = dict(os.environ, PYTHONPATH=path)
+    command = [sys.executable, "-m", "benchmarks.memory_probe", "--spec", workload.to_json(),
+               "--contender", contender, "--steps", str(steps), "--backend", backend,
+               "--measures", ",".join(measures), "--threads", str(torch.get_num_threads())]
+    done = subprocess.run(command, env=env, cwd=REPO_ROOT, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"memory probe of {contender} on {workload.name} failed "
+                           f"(exit {done.returncode}):\n{done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
@@ -129,14 +141,15 @@ def main() -> None:
     parser.add_argument("--spec", help="a Workload as JSON (overrides --size/--workload)")
     parser.add_argument("--contender", default="ttcustom", choices=CONTENDERS)
     parser.add_argument("--steps", type=int, default=2)
-    parser.add_argument("--measure", default="rss", choices=["rss", "tensor"])
+    parser.add_argument("--measures", default=",".join(MEASURES), help="rss and/or tensor")
     parser.add_argument("--backend", default="cpu")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     workload = (Workload.from_json(args.spec) if args.spec
                 else get_workload(args.size, args.workload))
-    print(probe(workload, args.contender, args.steps, args.backend, args.measure))
+    measures = tuple(args.measures.split(","))
+    print(json.dumps(probe(workload, args.contender, args.steps, args.backend, measures)))
 
 
 if __name__ == "__main__":

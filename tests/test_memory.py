@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import json
 import weakref
 
 import pytest
@@ -15,6 +16,7 @@ from benchmarks.memory_probe import measure_peak, probe
 from benchmarks.tiny_llama import Shape
 from benchmarks.workloads import Lora, Workload
 from ttcustom.autograd.function import AccumulateGrad
+from ttcustom.cli import main as cli_main
 from ttcustom.lora import apply_lora
 from ttcustom.memory import SYSTEMS, LoraSpec, activation_bytes, largest_batch, plan
 from ttcustom.memory.planner import lora_parameters, parameter_counts
@@ -133,7 +135,7 @@ def _planned(workload: Workload):
     SMALL.replace(lora=Lora(r=8)),
 ], ids=["fp32", "bf16", "checkpointed", "lora"])
 def test_peak_estimate_matches_the_torch_allocator_peak(workload):
-    measured = probe(workload, "ttcustom", steps=2, measure="tensor")
+    measured = probe(workload, "ttcustom", steps=2, measures=("tensor",))["tensor_peak_bytes"]
     assert _planned(workload).peak == pytest.approx(measured, rel=0.05)
 
 
@@ -166,3 +168,39 @@ def test_tiles_round_every_matrix_up_to_multiples_of_32():
 def test_unknown_lora_target_names_the_available_layers():
     with pytest.raises(ValueError, match="available: .*q_proj"):
         plan(_config("llama"), 1, 16, lora=LoraSpec(8, ("query",)))
+
+
+RUN_CONFIG = """
+model:
+  architecture: llama
+model_config:
+  vocab_size: 512
+  hidden_dim: 64
+  num_layers: 2
+  num_heads: 4
+  num_kv_heads: 2
+  mlp_dim: 160
+  max_seq_len: 256
+training_config:
+  batch_size: 4
+  max_steps: 10
+  max_sequence_length: 128
+lora:
+  r: 4
+  target_modules: [q_proj, v_proj]
+"""
+
+
+def test_plan_command_reads_the_run_config(tmp_path, capsys):
+    path = tmp_path / "run.yaml"
+    path.write_text(RUN_CONFIG)
+    assert cli_main(["plan", str(path), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    model = apply_lora(build_model(_config("llama", vocab_size=512, max_position_embeddings=256,
+                                           tie_word_embeddings=True)),  # the YAML default
+                       r=4, target_modules=["q_proj", "v_proj"])
+    assert report["parameters"] == sum(p.numel() for p in model.parameters())
+    assert report["trainable_parameters"] == sum(p.numel() for p in model.parameters()
+                                                 if p.requires_grad)
+    assert (report["batch_size_per_device"], report["seq_len"]) == (4, 128)
+    assert [row["system"] for row in report["systems"]] == list(SYSTEMS)

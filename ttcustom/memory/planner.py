@@ -47,7 +47,8 @@ class LoraSpec:
 
 @dataclass(frozen=True)
 class MemoryPlan:
-    """Bytes per device of one training step; `peak` is what must fit."""
+    """Bytes per device of one training step; `peak` is what must fit. `parameters` and
+    `trainable_parameters` are element counts (without tile padding)."""
 
     config: ModelConfig = field(repr=False)
     batch_size: int
@@ -121,10 +122,15 @@ def plan(
             raise ValueError(f"{name} must be at least 1, got {value}")
     spec = as_lora_spec(lora)
     width = DTYPE_BYTES[dtype]
-    counts = parameter_counts(config, tile)
-    total = sum(counts.values())
-    trainable = lora_parameters(config, spec, tile) if spec else total
-    weights = total + (trainable if spec else 0)
+
+    def counts(padded: bool) -> tuple[int, int]:
+        """(all parameters, trainable ones) in elements, tile-padded when `padded`."""
+        total = sum(parameter_counts(config, padded).values())
+        adapters = lora_parameters(config, spec, padded) if spec else 0
+        return total + adapters, adapters if spec else total
+
+    parameters, trainable_parameters = counts(False)
+    weights, trainable = counts(tile)
     grads = round(trainable * width)
     rotary = config.family.positions == "rotary"
     tables = 2 * _matrix(min(config.max_position_embeddings, 4096), config.head_dim, tile) * rotary
@@ -136,8 +142,8 @@ def plan(
         optimizer=optimizer,
         world_size=world_size,
         grad_checkpointing=grad_checkpointing,
-        parameters=weights,
-        trainable_parameters=trainable,
+        parameters=parameters,
+        trainable_parameters=trainable_parameters,
         weights=round((weights + tables) * width),
         gradients=grads,
         optimizer_state=round(_STATE_ARRAYS[optimizer] * trainable * width),
