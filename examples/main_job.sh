@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 TTCUSTOM=${TTCUSTOM:-"python -m ttcustom"}
-OUT=${OUT:-output/trickster_lora}
+OUT=${OUT:-output}
 STARTER=examples/checkpoints/tiny-llama-starter
 SHORT=()
 if [[ "${TTCUSTOM_CI:-0}" == "1" ]]; then
@@ -21,7 +21,7 @@ echo "== 1. validate the dataset"
 $TTCUSTOM data validate examples/data/trickster_train.jsonl --tokenizer "$STARTER" --max-length 320
 
 echo "== 2. LoRA fine-tune (loss, lr, tokens/s and ETA in the progress bar)"
-$TTCUSTOM train examples/configs/trickster_lora.yaml --output-dir "$OUT" "${SHORT[@]}"
+$TTCUSTOM train examples/configs/trickster_lora.yaml --output-dir "$OUT" --overwrite "${SHORT[@]}"
 
 echo "== 3. base vs fine-tuned"
 $TTCUSTOM generate --model "$OUT/final_model" --compare "$STARTER" \

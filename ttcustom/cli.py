@@ -30,6 +30,8 @@ def _register_train(sub: Any) -> None:
     p.add_argument("--train-data", help="shorthand for --set data.train_file=...")
     p.add_argument("--val-data", help="shorthand for --set data.val_file=...")
     p.add_argument("--output-dir", help="shorthand for --set logging_config.output_dir=...")
+    p.add_argument("--overwrite", action="store_true",
+                   help="start over in an output_dir that holds an earlier run's checkpoints")
     p.set_defaults(func=_train)
 
 
@@ -40,6 +42,8 @@ def _train(args: argparse.Namespace) -> int:
     shorthands = {"data.train_file": args.train_data, "data.val_file": args.val_data,
                   "logging_config.output_dir": args.output_dir}
     overrides = [*(f"{k}={v}" for k, v in shorthands.items() if v is not None), *args.overrides]
+    if args.overwrite:
+        overrides.append("logging_config.overwrite_output_dir=true")
     config = load_config(args.config, overrides)
     trainer = train_from_config(config, resume_from=args.resume)
     if not trainer.is_main:  # data parallel: rank 0 reports for the run

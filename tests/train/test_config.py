@@ -203,4 +203,4 @@ def test_a_dict_validates_like_a_file():
 def test_every_shipped_config_validates_with_every_section(path):
     config = load_config(path)
     assert config.data is not None and config.training_config.max_steps
-    assert config.logging_config.output_dir.startswith("output/")
+    assert config.logging_config.output_dir.split("/")[0] == "output"

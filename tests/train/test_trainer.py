@@ -150,3 +150,15 @@ def test_a_model_without_loss_is_a_clear_error(tmp_path):
     model = NoLoss()
     with pytest.raises(TypeError, match="returned no .loss"):
         make(tmp_path, model, max_steps=1).train()
+
+
+def test_a_fresh_run_refuses_an_output_dir_with_another_runs_checkpoints(tmp_path):
+    make(tmp_path, max_steps=2, eval_data=False).train()
+    with pytest.raises(FileExistsError, match="continue it with --resume"):
+        make(tmp_path, max_steps=2, eval_data=False).train()
+    config = tiny_config(tmp_path, max_steps=1)
+    config["logging_config"]["overwrite_output_dir"] = True
+    model = TinyLM()
+    Trainer(model, tc.optim.SGD(model.parameters(), lr=0.1), counting_examples(8), None,
+            config).train()
+    assert [p.name for p in tmp_path.glob("checkpoint_step_*")] == []

@@ -161,6 +161,8 @@ class LoggingSection(Section):
     """Level of output_dir/training.log."""
     output_dir: str = "output"
     """Run directory: checkpoints, final_model/, metrics.jsonl, training_curves.png."""
+    overwrite_output_dir: bool = False
+    """Start a new run in an output_dir that holds another run's checkpoints (deletes them)."""
     log_every: Positive = 1
     """Read the loss back and log it every N steps (mean over those steps)."""
     progress_bar: bool = True

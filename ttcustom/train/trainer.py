@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import shutil
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -142,6 +143,8 @@ class Trainer:
         """Run to `total_steps` (or early stop); `resume_from` a checkpoint dir or "latest"."""
         if resume_from is not None:
             self._resume(resume_from)
+        elif self.is_main:
+            self._claim_output_dir()
         if self.is_main:
             self.output_dir.mkdir(parents=True, exist_ok=True)
             save_config(self.config, self.output_dir / "config.yaml")
@@ -163,6 +166,20 @@ class Trainer:
             self._call("on_train_end")
         log.info("training stopped at step %d: %s", self.state.step, self.state.stop_reason)
         return self.state
+
+    def _claim_output_dir(self) -> None:
+        """A fresh run must not mix its checkpoints with an earlier run's."""
+        stale = ckpt.list_checkpoints(self.checkpoint_dir)
+        if not stale:
+            return
+        if not self.config.logging_config.overwrite_output_dir:
+            raise FileExistsError(
+                f"{self.checkpoint_dir} holds checkpoints of an earlier run ({stale[-1].name}); "
+                "continue it with --resume, pick another --output-dir, or start over with "
+                "--overwrite (deletes them)")
+        for old in stale:
+            shutil.rmtree(old)
+        log.info("deleted %d checkpoints of an earlier run in %s", len(stale), self.checkpoint_dir)
 
     def _batches(self) -> Iterator[Batch]:
         while True:
@@ -206,11 +223,12 @@ class Trainer:
         no_sync = getattr(self.model, "no_sync", None)
         return contextlib.nullcontext() if last_micro_batch or no_sync is None else no_sync()
 
-    def _forward(self, batch: Batch) -> Tensor:
-        out = self.model(batch["input_ids"], attention_mask=batch["attention_mask"],
-                         labels=batch["labels"])
+    def _forward(self, batch: Batch, model: Any = None) -> Tensor:
+        model = self.model if model is None else model
+        out = model(batch["input_ids"], attention_mask=batch["attention_mask"],
+                    labels=batch["labels"])
         if getattr(out, "loss", None) is None:
-            raise TypeError(f"{type(self.model).__name__}(input_ids, attention_mask, labels) "
+            raise TypeError(f"{type(model).__name__}(input_ids, attention_mask, labels) "
                             "returned no .loss; the Trainer needs the model to compute it")
         return out.loss
 
@@ -282,7 +300,9 @@ class Trainer:
                 if self.training.eval_batches is not None and i >= self.training.eval_batches:
                     break
                 n = int((batch["labels"][:, 1:] != IGNORE_INDEX).sum())
-                total += self._forward(batch).item() * n
+                # the unwrapped module: every replica scores the whole batch (a DDP
+                # wrapper would split it over a mesh and report one device's share)
+                total += self._forward(batch, self.module).item() * n
                 count += n
         self.model.train(was_training)
         val_loss = total / max(count, 1)
