@@ -50,6 +50,11 @@ def test_chat_records_are_checked_turn_by_turn(byte_tok):
     ]
 
 
+def test_chat_files_validate_without_a_tokenizer():
+    report = load_jsonl_dataset(FIXTURES / "chat_errors.jsonl")
+    assert len(report.issues) == 5 and report.lengths == [len("Hi") + len("Hello!")]
+
+
 def test_truncation_turns_too_long_into_a_count(byte_tok, tmp_path):
     path = tmp_path / "long.jsonl"
     path.write_text(json.dumps({"prompt": "Q", "response": "x" * 200}) + "\n")

@@ -206,10 +206,10 @@ def _check_line(report: DataReport, line: int, record: Any, fmt: str, seen: dict
         if not allow_duplicates:
             return
     seen.setdefault(key, line)
-    segments = render_segments(record, fmt, tokenizer, prompt_template)
     if tokenizer is None:
-        report.lengths.append(sum(len(s.text) for s in segments))
+        report.lengths.append(_characters(record, fmt, prompt_template))
         return
+    segments = render_segments(record, fmt, tokenizer, prompt_template)
     ids, labels = encode_segments(tokenizer, segments, train_on_prompt, add_eos=fmt != "chat")
     report.lengths.append(len(ids))
     limit = report.max_length
@@ -225,3 +225,10 @@ def _check_line(report: DataReport, line: int, record: Any, fmt: str, seen: dict
                                        f"{limit}, so truncation leaves nothing to train on"))
             return
     report.examples.append(Example(ids, labels, line))
+
+
+def _characters(record: dict, fmt: str, prompt_template: str | None) -> int:
+    """Rendered length in characters (chat: the turns' text; its template needs a tokenizer)."""
+    if fmt == "chat":
+        return sum(len(message["content"]) for message in record["messages"])
+    return sum(len(s.text) for s in render_segments(record, fmt, None, prompt_template))
