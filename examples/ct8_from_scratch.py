@@ -67,7 +67,8 @@ def run_config(corpus: Path, out: Path) -> dict:
                  "tokenizer": {"kind": "bpe", "vocab_size": architecture["vocab_size"]}},
         "eval_config": {"prompts": ["The model"], "max_new_tokens": 40, "temperature": 0.8,
                         "top_k": 40},
-        "logging_config": {"output_dir": str(out), "progress_bar": False, "log_every": 10},
+        "logging_config": {"output_dir": str(out), "overwrite_output_dir": True,
+                           "progress_bar": False, "log_every": 10},
     }
 
 

@@ -39,6 +39,16 @@ def _number(pattern: str, text: str) -> float:
     return float(match.group(1))
 
 
+def check_ct4_finetune(out: str, cwd: Path) -> None:
+    baseline, final = map(float, re.search(r"validation loss (\d+\.\d+) -> (\d+\.\d+)", out).groups())
+    assert final < baseline
+    assert out.count("  base:       ") == 2 and out.count("  fine-tuned: ") == 2
+    run = cwd / "output" / "ct4"
+    adapter = json.loads((run / "final_adapter" / "adapter_config.json").read_text())
+    assert adapter["r"] == 16 and "gate_proj" in adapter["target_modules"]
+    assert (run / "final_model" / "config.json").is_file()
+
+
 def check_ct5_ddp(out: str, cwd: Path) -> None:
     before, after = re.search(r"before wrapping: (.*); after: (.*)", out).groups()
     assert len(set(before.split(", "))) == 2 and len(set(after.split(", "))) == 1
@@ -139,6 +149,7 @@ def check_plain_loop(out: str, cwd: Path) -> None:
 CHECKS: dict[str, Callable[[str, Path], None]] = {
     "ct2_dataset.py": check_ct2_dataset,
     "ct3_config.py": check_ct3_config,
+    "ct4_finetune.py": check_ct4_finetune,
     "ct5_ddp.py": check_ct5_ddp,
     "ct6_tracking.py": check_ct6_tracking,
     "ct7_transformer.py": check_ct7_transformer,
@@ -149,7 +160,7 @@ CHECKS: dict[str, Callable[[str, Path], None]] = {
 
 
 # Examples that take more than ~20 s on a busy 2-core machine (still run in CI).
-SLOW = {"ct5_ddp.py", "ct6_tracking.py", "ct8_from_scratch.py", "export_vllm.py",
+SLOW = {"ct4_finetune.py", "ct5_ddp.py", "ct6_tracking.py", "ct8_from_scratch.py", "export_vllm.py",
         "plain_loop.py"}
 
 
