@@ -121,24 +121,28 @@ def test_the_trainer_on_a_1x2_mesh_loads_a_batch_per_device_and_trains_like_one_
     from ttcustom.train import Trainer
 
     data = counting_examples(16, length=8)
+    held_out = counting_examples(3, length=8, seed=1)  # the last eval batch has one row
 
     def run(backend, data_parallel: bool, batch_size: int):
         model = from_hf(hf_model("llama"), torch.float32, backend)
         optimizer = tc.optim.SGD(model.parameters(), lr=0.05)
         wrapped, sampler = wrap_for_training(model, data, seed=0) if data_parallel else (model, None)
         config = tiny_config(tmp_path / str(data_parallel), batch_size=batch_size, max_steps=2,
-                             validation_frequency=100, checkpoint_frequency=100)
-        trainer = Trainer(wrapped, optimizer, data, config=config, sampler=sampler,
+                             validation_frequency=100, checkpoint_frequency=100,
+                             validation_batch_size=2)
+        trainer = Trainer(wrapped, optimizer, data, held_out, config=config, sampler=sampler,
                           is_main_process=True)
         trainer.train()
         return trainer, {n: p.to_torch() for n, p in model.named_parameters()}
 
     single = TTBackend(ttnn=GoldenTTNN())
     try:
-        _, expected = run(single, data_parallel=False, batch_size=4)
+        reference, expected = run(single, data_parallel=False, batch_size=4)
     finally:
         single.close()
     trainer, trained = run(mesh_backend, data_parallel=True, batch_size=2)
     assert trainer.train_loader.batch_size == 4  # 2 per device x 2 devices
+    assert trainer.state.history["val"][-1][1] == pytest.approx(
+        reference.state.history["val"][-1][1], rel=1e-5)
     for name, value in trained.items():
         torch.testing.assert_close(value, expected[name], rtol=1e-4, atol=1e-5, msg=name)
