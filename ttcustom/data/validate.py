@@ -34,7 +34,8 @@ class Issue:
     severity: str = "error"
 
     def __str__(self) -> str:
-        return f"line {self.line}: {self.severity}: {self.kind}: {self.message}"
+        """`LINE: severity: kind: message`; prefixed with the path it reads like a compiler's."""
+        return f"{self.line}: {self.severity}: {self.kind}: {self.message}"
 
 
 @dataclass
@@ -74,8 +75,7 @@ class DataReport:
                 f"{self.records} records, {valid} valid, {len(self.errors)} errors, "
                 f"{len(self.issues) - len(self.errors)} warnings")
         shown = self.issues if max_issues is None else self.issues[:max_issues]
-        lines = [head, *(f"  {self.path}:{issue.line}: {issue.severity}: {issue.kind}: "
-                         f"{issue.message}" for issue in shown)]
+        lines = [head, *(f"  {self.path}:{issue}" for issue in shown)]
         if len(shown) < len(self.issues):
             lines.append(f"  ... and {len(self.issues) - len(shown)} more")
         if self.lengths:
