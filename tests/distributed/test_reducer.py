@@ -144,3 +144,20 @@ def test_a_wrapper_dropped_right_after_its_forward_still_averages_the_gradients(
     gc.collect()
     loss.backward()
     assert len(comm.reduced) == 1
+
+
+def test_lora_with_gradient_checkpointing_reduces_each_adapter_once_per_step():
+    from tests.models.hf_helpers import batch, hf_model
+    from ttcustom.lora import apply_lora
+    from ttcustom.models import from_hf
+
+    model = apply_lora(from_hf(hf_model("llama"), backend="cpu"), r=4)
+    model.gradient_checkpointing_enable()
+    comm = TwinReplicas()
+    ddp = DistributedDataParallel(model, communicator=comm, bucket_cap_mb=1e-6)
+    ids, labels = batch()
+    for _ in range(2):
+        ddp(ids, labels=labels).loss.backward()
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    assert 0 < len(trainable) < len(list(model.parameters()))
+    assert len(comm.reduced) == 2 * len(trainable)
