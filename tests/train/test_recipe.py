@@ -87,3 +87,21 @@ def test_validation_split_is_seeded_and_never_empty():
     assert (train, val) == (again_train, again_val) and len(val) == 2
     assert sorted(e.input_ids[0] for e in train + val) == list(range(20))
     assert len(split_examples(examples[:3], 0.01, seed=0)[1]) == 1
+
+
+def test_the_tutorials_config_builds_a_run_as_written(tmp_path):
+    from pathlib import Path
+
+    from ttcustom.train.recipe import build_trainer
+
+    repo = Path(__file__).resolve().parents[2]
+    config = load_config(repo / "tests/train/fixtures/tutorial_training_n150.yaml", [
+        f"model.path={repo / 'examples/checkpoints/tiny-llama-starter'}",
+        f"data.train_file={repo / 'examples/data/trickster_train.jsonl'}",
+        "training_config.max_sequence_length=320", f"logging_config.output_dir={tmp_path}"])
+    trainer = build_trainer(config)
+    assert len(trainer.train_loader.dataset) == 222 and len(trainer.eval_loader.dataset) == 25
+    assert trainer.eval_loader.batch_size == 2
+    assert trainer.total_steps == 3 * (222 // 8 // 4)  # num_epochs: 3 ends before max_steps
+    assert trainer.checkpoint_dir == tmp_path / "checkpoints"
+    assert trainer.prompt_format == "prompt_response"
