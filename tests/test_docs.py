@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import importlib.util
 import os
 import re
@@ -89,6 +90,18 @@ def test_every_fix_matches_a_message():
     texts = [m.text for m in catalogue.collect()]
     stale = [e["match"] for e in catalogue.load_fixes() if not any(e["match"] in t for t in texts)]
     assert not stale, f"docs/hooks/errors.yml entries that match no message any more: {stale}"
+
+
+def test_catalogue_rows_show_messages_literally():
+    """Backticks, underscores, braces and pipes in a message survive Markdown unchanged."""
+    markdown = pytest.importorskip("markdown", reason="docs extra not installed")
+    text = "{fn}: `{name}` got {type(v).__name__}; {' | '.join(parts)} *not bold*"
+    page = catalogue.render([catalogue.Message("m", 1, "TypeError", text)], [])
+    html_page = markdown.markdown(page, extensions=["tables", "attr_list"])
+    cells = re.findall(r"<td>(.*?)</td>", html_page)
+    assert len(cells) == 3
+    assert re.fullmatch(r"<code>[^<]*</code>", cells[1]), cells[1]  # no markup inside
+    assert html.unescape(cells[1][len("<code>"):-len("</code>")]) == text
 
 
 def test_the_longest_matching_fix_wins():

@@ -12,6 +12,7 @@ so a specific entry overrides a general one).
 from __future__ import annotations
 
 import ast
+import html
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -168,6 +169,16 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+#: characters Markdown would interpret inside raw HTML (emphasis, code, links, tables,
+#: attribute lists, escapes), written as entities so a message shows as the code has it
+_MARKDOWN_ENTITIES = str.maketrans({c: f"&#{ord(c)};" for c in "`_*[]{}|\\"})
+
+
+def _code_cell(text: str) -> str:
+    """The message as inline HTML code, every character literal."""
+    return "<code>" + html.escape(text.replace("\n", " ")).translate(_MARKDOWN_ENTITIES) + "</code>"
+
+
 def render(messages: list[Message], fixes: list[dict[str, str]]) -> str:
     """Markdown: one table per module, rows of kind, message and fix."""
     out: list[str] = []
@@ -177,7 +188,7 @@ def render(messages: list[Message], fixes: list[dict[str, str]]) -> str:
             module = message.module
             out += ["", f"### `{module}`", "", "| raised as | message | fix |", "| --- | --- | --- |"]
         fix = fix_for(message, fixes) or "The message names the fix."
-        out.append(f"| `{message.kind}` | `{_cell(message.text)}` | {_cell(fix)} |")
+        out.append(f"| `{message.kind}` | {_code_cell(message.text)} | {_cell(fix)} |")
     return "\n".join(out) + "\n"
 
 
