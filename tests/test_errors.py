@@ -74,3 +74,10 @@ def test_backend_selection_by_env_var(monkeypatch):
 def test_a_mock_cluster_is_not_a_card(monkeypatch):
     monkeypatch.setenv("TT_METAL_MOCK_CLUSTER_DESC_PATH", "/some/mock.yaml")
     assert not tc.backends.tt_card_present()
+
+
+def test_subpackages_are_reachable_from_the_top_level_module():
+    assert tc.models.from_hf is not None and tc.export.to_hf is not None
+    assert tc.distributed.DistributedDataParallel is not None
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        tc.nope  # noqa: B018

@@ -11,6 +11,19 @@ from ttcustom import functional, nn, optim  # noqa: E402,I001  (need the names a
 
 __version__ = "0.1.0"
 
+# Subpackages with heavier imports (transformers, torch.distributed, plotting) load on
+# first use: `tc.models.from_hf(...)` works without paying for them at `import ttcustom`.
+_LAZY_SUBMODULES = ("data", "distributed", "export", "generation", "lora", "memory", "models",
+                    "train")
+
+
+def __getattr__(name: str):
+    if name in _LAZY_SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"ttcustom.{name}")
+    raise AttributeError(f"module 'ttcustom' has no attribute {name!r}")
+
 __all__ = [
     "Function",
     "Tensor",
