@@ -2,12 +2,11 @@
 
 from torch import bfloat16, float32, int32, int64
 
-from ttcustom import backends
+from ttcustom import backends, functional, nn, optim  # noqa: E402,I001  (need the names above)
 from ttcustom.autograd import Function, Tensor, enable_grad, is_grad_enabled, no_grad
 from ttcustom.backends import get_backend, set_default_backend
 from ttcustom.creation import arange, from_torch, full, ones, randn, tensor, zeros
 from ttcustom.random import manual_seed
-from ttcustom import functional, nn, optim  # noqa: E402,I001  (need the names above)
 
 __version__ = "0.1.0"
 
