@@ -38,4 +38,5 @@ fi
 "$venv/bin/python" -m pip install -q torch
 "$venv/bin/python" -m pip install -q -e ".[tt,test]"
 "$venv/bin/python" -m pip list 2>/dev/null | grep -E "^(ttnn|torch) " || true
-"$venv/bin/python" -m pytest tests/tt -q -rs
+"$venv/bin/python" -m pytest tests/tt tests/models/test_tt_golden.py \
+  tests/distributed/test_mesh_golden.py tests/distributed/test_mesh_hardware.py -q -rs
