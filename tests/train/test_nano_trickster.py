@@ -29,7 +29,7 @@ def test_nano_trickster_learns_shakespeare_structure(tmp_path):
         "training_config.max_sequence_length=128", "training_config.warmup_steps=30",
         "training_config.learning_rate=2e-3", "training_config.validation_frequency=300",
         "training_config.checkpoint_frequency=300", "training_config.eval_batches=8",
-        "eval_config.prompts=[ROMEO:]", "eval_config.max_new_tokens=200"])
+        "eval_config.prompts=['ROMEO:']", "eval_config.max_new_tokens=200"])
     trainer = train_from_config(config)
     rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     val_loss = [row["val_loss"] for row in rows if "val_loss" in row][-1]
