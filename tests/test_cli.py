@@ -172,3 +172,29 @@ def test_side_by_side_wraps_both_columns():
 def test_info_names_the_backend(capsys):
     assert main(["info", "--backend", "cpu"]) == 0
     assert "backend: cpu" in capsys.readouterr().out
+
+
+def test_from_scratch_run_on_a_corpus_exports_like_its_final_model(tmp_path):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("ROMEO:\nBut soft, what light through yonder window breaks?\n\n" * 40)
+    config = tmp_path / "scratch.yaml"
+    config.write_text(f"""
+model_config: {{vocab_size: 300, hidden_dim: 32, num_layers: 1, num_heads: 2, mlp_dim: 64,
+               max_seq_len: 64}}
+training_config: {{max_steps: 2, batch_size: 4, checkpoint_frequency: 2, learning_rate: 1e-2,
+                  max_sequence_length: 32}}
+data: {{corpus: {corpus}, tokenizer: {{kind: bpe, vocab_size: 300}}}}
+logging_config: {{output_dir: {tmp_path / "run"}, progress_bar: false}}
+""")
+    assert main(["train", str(config)]) == 0
+    assert main(["export", "--checkpoint", str(tmp_path / "run"), "--to", "hf",
+                 str(tmp_path / "hf")]) == 0
+    ids = torch.tensor([[1, 2, 3, 4]])
+    with torch.no_grad():
+        exported = AutoModelForCausalLM.from_pretrained(tmp_path / "hf")(ids).logits
+        final = AutoModelForCausalLM.from_pretrained(tmp_path / "run" / "final_model")(ids).logits
+    torch.testing.assert_close(exported, final, rtol=0, atol=0)
+    assert (tmp_path / "hf" / "tokenizer.json").read_text() == \
+        (tmp_path / "run" / "tokenizer" / "tokenizer.json").read_text()
+    assert main(["export", "--checkpoint", str(tmp_path / "run"), "--to", "peft",
+                 str(tmp_path / "peft")]) == 1
