@@ -61,3 +61,24 @@ def test_padding_collation_masks_padding():
     assert batch["attention_mask"].tolist() == [[1, 1, 0], [1, 1, 1]]
     assert batch["labels"].tolist() == [[1, 2, IGNORE_INDEX], [3, 4, 5]]
     assert batch["num_tokens"].item() == 5
+
+
+def test_packed_rows_train_our_llama_like_separate_sequences():
+    """The packed mask reaches ttcustom's models: packed logits equal each part alone."""
+    from ttcustom.models import from_hf
+
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2)
+    model = from_hf(LlamaForCausalLM(config).eval())
+    parts = [Example(torch.randint(0, 64, (n,)).tolist(), [], 0) for n in (5, 7)]
+    for part in parts:
+        part.labels = list(part.input_ids)
+    batch = Collator(pad_to=14)(pack_examples(parts, max_length=14))
+    out = model(batch["input_ids"], attention_mask=batch["attention_mask"], labels=batch["labels"])
+    packed = out.logits.to_torch()[0]
+    alone = [model(torch.tensor([p.input_ids])).logits.to_torch()[0] for p in parts]
+    torch.testing.assert_close(packed[:5], alone[0], rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(packed[5:12], alone[1], rtol=1e-5, atol=1e-5)
+    out.loss.backward()
+    assert torch.isfinite(out.loss.to_torch())

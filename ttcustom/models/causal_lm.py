@@ -222,8 +222,14 @@ class CausalLM(Module):
     @staticmethod
     def _mask(attention_mask: Any, batch: int, seq: int, past: int, dtype: torch.dtype,
               backend: Backend) -> tuple[Tensor | None, bool]:
-        """(additive mask, is_causal) for sdpa, built once per forward for all layers."""
+        """(additive mask, is_causal) for sdpa, built once per forward for all layers.
+
+        A 4-D mask [B, 1, S, past + S] (True/1 = may attend) is taken as the whole mask,
+        causality included, as transformers takes custom 4-D masks (packed sequences).
+        """
         total = past + seq
+        if attention_mask is not None and len(attention_mask.shape) == 4:
+            return CausalLM._full_mask(attention_mask, (batch, 1, seq, total), dtype, backend)
         chunk_after_past = past > 0 and seq > 1
         if isinstance(attention_mask, (list, tuple)):
             attention_mask = torch.tensor(attention_mask)
@@ -257,6 +263,17 @@ class CausalLM(Module):
             causal_add = torch.zeros(causal.shape).masked_fill(~causal, lowest)
             additive = additive + from_torch(causal_add, dtype, backend=backend)
         return additive, past == 0
+
+    @staticmethod
+    def _full_mask(keep: Any, expected: tuple[int, ...], dtype: torch.dtype,
+                   backend: Backend) -> tuple[Tensor, bool]:
+        if tuple(keep.shape) != expected:
+            raise ValueError(f"4-d attention_mask has shape {tuple(keep.shape)}, expected "
+                             f"{expected} = (batch, 1, new tokens, past + new tokens)")
+        if isinstance(keep, torch.Tensor):
+            additive = torch.zeros(expected).masked_fill(~keep.bool(), torch.finfo(dtype).min)
+            return from_torch(additive, dtype, backend=backend), False
+        return (F.cast(keep, dtype) - 1.0) * torch.finfo(dtype).max, False
 
     @staticmethod
     def _loss(logits: Tensor, labels: Any, backend: Backend) -> Tensor:
