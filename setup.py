@@ -24,7 +24,8 @@ setup(
     ],
     extras_require={
         "tt": ["ttnn>=0.60"],
-        "test": ["pytest>=8", "hypothesis>=6", "peft>=0.11", "ruff>=0.5"],
+        "test": ["pytest>=8", "hypothesis>=6", "peft>=0.11", "ruff>=0.5", "wandb>=0.16",
+                 "tensorboard>=2.14"],
         "wandb": ["wandb>=0.16"],
         "tensorboard": ["tensorboard>=2.14"],
         "docs": ["mkdocs-material>=9", "mkdocstrings[python]>=0.24"],
