@@ -1,12 +1,14 @@
 """Peak CPU memory of one contender's training steps, measured in a fresh process.
 
-Two figures, each from building the model and running `steps` training steps (two
-reach both peaks: the first step creates the optimizer state, the second has it during
-backward), one after the other in the same process:
+Two figures, each from building the model, loading the workload's initial weights into
+it (as a run starts from a checkpoint; the weights to load exist before measuring) and
+running `steps` training steps (two reach both peaks: the first step creates the
+optimizer state, the second has it during backward), one after the other in the same
+process:
 
 * `rss_peak_bytes`: what the operating system saw: the peak resident set size (Linux
   `VmHWM`, reset just before the model is built) minus the RSS at that moment (after
-  every import, after the batches exist, and after a one-step warm-up run of a tiny
+  every import, after the batches and weights exist, and after a one-step run of a tiny
   model of the same kind, `WARMUP_SHAPE`, which pages in the code of the kernels the
   step uses). Includes allocator overhead, Python objects and, for `compile`, the
   compiler's memory in this process (its worker processes are not counted).
@@ -39,7 +41,7 @@ from pathlib import Path
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-from benchmarks.contenders import CONTENDERS, build
+from benchmarks.contenders import CONTENDERS, State, build, reference_state
 from benchmarks.tiny_llama import Shape
 from benchmarks.workloads import Batch, Workload, get_workload, make_batches
 
@@ -96,9 +98,10 @@ def probe(workload: Workload, contender: str, steps: int, backend: str = "cpu",
     if contender == "compile":
         import torch._inductor.compile_fx  # noqa: F401
     batches = make_batches(workload, steps)
+    state = reference_state(workload)  # loaded like a checkpoint, as in the speed runs
 
-    def run(workload: Workload, batches: list[Batch]) -> None:
-        runner = build(contender, workload, None, backend)
+    def run(workload: Workload, batches: list[Batch], state: State | None) -> None:
+        runner = build(contender, workload, state, backend)
         for batch in batches:
             runner.step(batch)
 
@@ -106,15 +109,15 @@ def probe(workload: Workload, contender: str, steps: int, backend: str = "cpu",
     if "rss" in measures:
         _pin_mmap_threshold()
         warmup = workload.replace(shape=WARMUP_SHAPE, batch=1)
-        run(warmup, make_batches(warmup, 1))
+        run(warmup, make_batches(warmup, 1), None)
         gc.collect()
         baseline = _reset_peak_rss()
-        run(workload, batches)
+        run(workload, batches, state)
         out["rss_peak_bytes"] = _status_bytes("VmHWM") - baseline
         gc.collect()
     if "tensor" in measures:
         with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
-            run(workload, batches)
+            run(workload, batches, state)
         out["tensor_peak_bytes"] = _tensor_peak(prof)
     return out
 

@@ -89,8 +89,10 @@ def format_report(request: Request) -> str:
     by_dtype = plans_by_dtype(request)
     first = by_dtype[REPORT_DTYPES[0]][False]
     spec = as_lora_spec(request.lora)
-    lora = (f" (LoRA r={spec.r} on {spec.target_modules}: "
-            f"{_count(first.trainable_parameters)} trainable)" if spec else "")
+    targets = (spec.target_modules if isinstance(spec.target_modules, str)
+               else ", ".join(spec.target_modules)) if spec else ""
+    lora = (f" (LoRA r={spec.r} on {targets}: {_count(first.trainable_parameters)} trainable)"
+            if spec else "")
     lines = [
         f"model: {first.config.model_type}, {_count(first.parameters)} parameters{lora}",
         f"step: batch {request.batch_size} per device x {request.seq_len} tokens, "
