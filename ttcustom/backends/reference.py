@@ -7,6 +7,7 @@ uses) so a ttcustom step costs what a PyTorch eager step costs.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 
@@ -28,6 +29,20 @@ def _reduce_kv(grad: torch.Tensor, kv_heads: int) -> torch.Tensor:
     """Inverse of `_expand_kv` for gradients: sum over each group of query heads."""
     b, h, s, d = grad.shape
     return grad if h == kv_heads else grad.view(b, kv_heads, h // kv_heads, s, d).sum(2)
+
+
+@functools.cache
+def _flash_cpu_takes_gqa() -> bool:
+    """Whether torch's CPU flash-attention kernels take fewer k/v heads than query heads
+    (recent torch), so grouped-query attention needs no repeated copies of k and v."""
+    q, kv = torch.ones(1, 2, 1, 8), torch.ones(1, 1, 1, 8)
+    try:
+        out, lse = _aten._scaled_dot_product_flash_attention_for_cpu(q, kv, kv, 0.0, False)
+        grads = _aten._scaled_dot_product_flash_attention_for_cpu_backward(
+            q, q, kv, kv, out, lse, 0.0, False)
+    except RuntimeError:
+        return False
+    return out.shape == q.shape and grads[1].shape == kv.shape
 
 
 class ReferenceBackend(Backend):
@@ -229,9 +244,11 @@ class ReferenceBackend(Backend):
         return out
 
     def sdpa(self, q, k, v, mask, is_causal, scale, need_logsumexp=True):
-        heads = q.shape[1]
-        k, v = _expand_kv(k, heads), _expand_kv(v, heads)
-        if self._use_flash_cpu(q, mask):
+        flash = self._use_flash_cpu(q, mask)
+        if not (flash and _flash_cpu_takes_gqa()):
+            heads = q.shape[1]
+            k, v = _expand_kv(k, heads), _expand_kv(v, heads)
+        if flash:
             return _aten._scaled_dot_product_flash_attention_for_cpu(
                 q, k, v, 0.0, is_causal, attn_mask=mask, scale=scale
             )
@@ -239,6 +256,10 @@ class ReferenceBackend(Backend):
         return probs @ v, lse
 
     def sdpa_backward(self, grad, q, k, v, out, logsumexp, mask, is_causal, scale):
+        if self._use_flash_cpu(q, mask) and _flash_cpu_takes_gqa():
+            return _aten._scaled_dot_product_flash_attention_for_cpu_backward(
+                grad, q, k, v, out, logsumexp, 0.0, is_causal, attn_mask=mask, scale=scale
+            )
         heads, kv_heads = q.shape[1], k.shape[1]
         ke, ve = _expand_kv(k, heads), _expand_kv(v, heads)
         if self._use_flash_cpu(q, mask):
