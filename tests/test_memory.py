@@ -41,6 +41,18 @@ def test_frozen_linear_frees_its_input_like_torch():
     assert not _is_freed_after_forward(weight_requires_grad=True)
 
 
+def test_a_dropped_leaf_is_freed_without_the_garbage_collector():
+    gc.disable()  # only reference counting: a reference cycle would keep the leaf alive
+    try:
+        leaf = tc.randn(4, 8, requires_grad=True)
+        (leaf * 2.0).sum().backward()
+        probe = weakref.ref(leaf.data)
+        del leaf
+        assert probe() is None
+    finally:
+        gc.enable()
+
+
 def test_frozen_linear_still_passes_the_input_gradient():
     x = torch.randn(4, 8)
     weight = torch.randn(3, 8)

@@ -8,6 +8,7 @@ user drops it (as in torch). Saved arrays are released once the node has run.
 from __future__ import annotations
 
 import contextlib
+import weakref
 from typing import TYPE_CHECKING, Any
 
 from ttcustom.backends.base import Array, Backend
@@ -144,9 +145,14 @@ class AccumulateGrad:
 def _node_of(tensor: Tensor) -> Function | AccumulateGrad:
     if tensor.grad_fn is not None:
         return tensor.grad_fn
-    if tensor._accumulator is None:
-        tensor._accumulator = AccumulateGrad(tensor)
-    return tensor._accumulator
+    node = tensor._accumulator() if tensor._accumulator is not None else None
+    if node is None:
+        node = AccumulateGrad(tensor)
+        # Weak, as in torch: the graph holds the node and the node the leaf; a strong
+        # link back would be a cycle keeping a dropped leaf and its .grad alive until
+        # Python's garbage collector runs (e.g. each checkpointed block's input).
+        tensor._accumulator = weakref.ref(node)
+    return node
 
 
 def _topological_order(root: Any) -> list[Any]:
