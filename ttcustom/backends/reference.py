@@ -308,7 +308,9 @@ class ReferenceBackend(Backend):
 
     def cross_entropy_backward(self, grad, logits, target, logsumexp, ignore_index, reduction):
         valid = target != ignore_index
-        dlogits = torch.exp(logits.float() - logsumexp.unsqueeze(1))
+        # softmax in fp32 (bf16 logits - fp32 lse promotes), exponentiated in place: one
+        # [N, V] buffer, the largest array of a language model's backward
+        dlogits = (logits - logsumexp.unsqueeze(1)).exp_()
         dlogits.scatter_add_(
             1, torch.where(valid, target, 0).unsqueeze(1), torch.full_like(dlogits[:, :1], -1.0)
         )
