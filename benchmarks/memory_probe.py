@@ -77,7 +77,7 @@ def _reset_peak_rss() -> int:
     return _status_bytes("VmRSS")
 
 
-def _tensor_peak(prof: profile) -> int:
+def tensor_peak(prof: profile) -> int:
     """Most bytes alive at once, from the allocator's alloc (+) / free (-) events."""
     events = sorted((e.start_ns(), e.nbytes()) for e in prof.profiler.kineto_results.events()
                     if e.name() == "[memory]")
@@ -114,11 +114,11 @@ def probe(workload: Workload, contender: str, steps: int, backend: str = "cpu",
         baseline = _reset_peak_rss()
         run(workload, batches, state)
         out["rss_peak_bytes"] = _status_bytes("VmHWM") - baseline
-        gc.collect()
     if "tensor" in measures:
+        gc.collect()  # earlier garbage freed inside the window would count as negative
         with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
             run(workload, batches, state)
-        out["tensor_peak_bytes"] = _tensor_peak(prof)
+        out["tensor_peak_bytes"] = tensor_peak(prof)
     return out
 
 

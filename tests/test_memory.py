@@ -9,10 +9,11 @@ import weakref
 import pytest
 import torch
 import transformers
+from torch.profiler import ProfilerActivity, profile
 
 import ttcustom as tc
 import ttcustom.functional as F
-from benchmarks.memory_probe import measure_peak, probe
+from benchmarks.memory_probe import measure_peak, probe, tensor_peak
 from benchmarks.tiny_llama import Shape
 from benchmarks.workloads import Lora, Workload
 from ttcustom.autograd.function import AccumulateGrad
@@ -51,6 +52,14 @@ def test_a_dropped_leaf_is_freed_without_the_garbage_collector():
         assert probe() is None
     finally:
         gc.enable()
+
+
+def test_cross_entropy_backward_allocates_one_logits_sized_buffer():
+    logits = tc.randn(256, 1000, requires_grad=True)
+    loss = F.cross_entropy(logits, tc.tensor(torch.randint(0, 1000, (256,))))
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        loss.backward()
+    assert tensor_peak(prof) < 1.1 * 256 * 1000 * 4  # the gradient itself, in fp32
 
 
 def test_frozen_linear_still_passes_the_input_gradient():
@@ -145,7 +154,9 @@ def _planned(workload: Workload):
 @pytest.mark.parametrize("workload", [
     SMALL, SMALL.replace(dtype="bfloat16"), SMALL.replace(grad_checkpointing=True),
     SMALL.replace(lora=Lora(r=8)),
-], ids=["fp32", "bf16", "checkpointed", "lora"])
+    SMALL.replace(shape=Shape(vocab=256, dim=128, heads=4, kv_heads=2, layers=3, mlp=768,
+                              seq=128), grad_checkpointing=True),
+], ids=["fp32", "bf16", "checkpointed", "lora", "mlp-heavy-checkpointed"])
 def test_peak_estimate_matches_the_torch_allocator_peak(workload):
     measured = probe(workload, "ttcustom", steps=2, measures=("tensor",))["tensor_peak_bytes"]
     assert _planned(workload).peak == pytest.approx(measured, rel=0.05)

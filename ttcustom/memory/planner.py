@@ -1,10 +1,11 @@
 """How much device memory one training step of a causal LM needs, before running it.
 
-The estimate counts what ttcustom actually holds at the two moments a step peaks:
+The estimate counts what ttcustom actually holds at the moments a step is fullest:
 
-* the start of backward: weights, optimizer state, every array the autograd graph saved
-  for backward (see `activation_bytes`) and the loss's backward temporaries (the
-  [tokens, vocab] probabilities in fp32);
+* the loss's backward: weights, optimizer state, every array the autograd graph saved
+  for backward (see `activation_bytes`) and the fp32 softmax over the vocabulary;
+* a block's backward: the gradients in flight inside it and the weight gradients made
+  so far, with the head's activations freed (see `_backward_temporaries`);
 * the end of backward and the optimizer step: weights, gradients, optimizer state and
   either the update's temporary (the reference AdamW builds sqrt(v) for all parameters
   at once) or, under data parallel, the averaged copy of every gradient that the
@@ -63,14 +64,15 @@ class MemoryPlan:
     gradients: int
     optimizer_state: int
     activations: int
-    loss_temporaries: int
+    backward_temporaries: int
     step_temporaries: int
     ddp_buffers: int
 
     @property
     def backward_peak(self) -> int:
-        """Start of backward: every activation saved, no gradient yet (zero_grad frees them)."""
-        return self.weights + self.optimizer_state + self.activations + self.loss_temporaries
+        """The fullest moment of backward (the loss's, or a block's)."""
+        return (self.weights + self.optimizer_state + self.activations
+                + self.backward_temporaries)
 
     @property
     def optimizer_peak(self) -> int:
@@ -149,8 +151,8 @@ def plan(
         optimizer_state=round(_STATE_ARRAYS[optimizer] * trainable * width),
         activations=activation_bytes(config, batch_size, seq_len, width, spec,
                                      grad_checkpointing, tile),
-        loss_temporaries=round(2 * _pad(batch_size * seq_len, tile)
-                               * _pad(config.vocab_size, tile) * FP32),
+        backward_temporaries=_backward_temporaries(config, batch_size, seq_len, width, spec,
+                                                   grad_checkpointing, tile),
         step_temporaries=round(_STEP_TEMPORARIES[optimizer] * trainable * width),
         ddp_buffers=grads if world_size > 1 else 0,
     )
@@ -300,6 +302,14 @@ def activation_bytes(config: ModelConfig, batch: int, seq_len: int, width: float
     With gradient checkpointing each block keeps only its input, and backward
     recomputes one block at a time, holding that block's activations.
     """
+    return round(sum(_activation_parts(config, batch, seq_len, width, lora,
+                                       grad_checkpointing, tile)))
+
+
+def _activation_parts(config: ModelConfig, batch: int, seq_len: int, width: float,
+                      lora: LoraSpec | None, grad_checkpointing: bool,
+                      tile: bool) -> tuple[float, float]:
+    """(bytes the blocks save, bytes saved after them: final norm, LM head and loss)."""
     tokens = batch * seq_len
     rows = _pad(tokens, tile)
     d = _pad(config.hidden_size, tile)
@@ -313,10 +323,52 @@ def activation_bytes(config: ModelConfig, batch: int, seq_len: int, width: float
     # final norm input and stats, logits and logsumexp (saved by the loss), shifted labels;
     # the LM head's input and the embedding's token ids only when those weights train
     trains_ends = lora is None
-    final = (rows * d * (1 + trains_ends) * width + rows * _norm_stats(config, tile) * FP32
-             + rows * _pad(config.vocab_size, tile) * width + rows * FP32
-             + tokens * INT64 * (1 + trains_ends))
-    return round(blocks + final)
+    head = (rows * d * (1 + trains_ends) * width + rows * _norm_stats(config, tile) * FP32
+            + rows * _pad(config.vocab_size, tile) * width + rows * FP32
+            + tokens * INT64 * (1 + trains_ends))
+    return blocks, head
+
+
+def _backward_temporaries(config: ModelConfig, batch: int, seq_len: int, width: float,
+                          lora: LoraSpec | None, grad_checkpointing: bool, tile: bool) -> int:
+    """What backward holds beyond `activation_bytes` at its fullest moment, which is one of:
+
+    * the loss's backward: the softmax over the vocabulary in fp32 (in a narrower dtype,
+      the forward's fp32 copy of the logits is as large), all activations still saved;
+    * a block's backward, once the head's activations are freed: an MLP's worth of
+      [tokens, intermediate] gradients in flight, the residual stream's gradient, and
+      the weight gradients made so far. Going down the blocks, each one frees its saved
+      arrays and adds its weight gradients, so the fullest block is the last or the first.
+
+    Under checkpointing the recomputed block exists only in the second moment.
+    """
+    rows = _pad(batch * seq_len, tile)
+    d, m = _pad(config.hidden_size, tile), _pad(config.intermediate_size, tile)
+    layers = config.num_hidden_layers
+    blocks, head = _activation_parts(config, batch, seq_len, width, lora, grad_checkpointing,
+                                     tile)
+    layer = _layer_bytes(config, batch, seq_len, width, lora, tile)
+    recomputed = layer if grad_checkpointing else 0
+    loss = rows * _pad(config.vocab_size, tile) * FP32 * (2 if width < FP32 else 1)
+    at_loss = blocks - recomputed + head + loss
+    # gradients of the MLP's inner arrays; one more when the down projection is frozen
+    # (its input was not saved, so nothing is freed when its gradient appears)
+    gated = config.family.mlp == "gated"
+    down = "down_proj" if gated else "fc_out"
+    frozen_down = lora is not None and down not in lora_targets(config, lora)
+    mlp_arrays = (3 if gated else 2) + frozen_down
+    # the residual stream's gradient in and out (and, recomputing, the block's output
+    # and its input's gradient)
+    residual = 4 if grad_checkpointing else 2
+    in_flight = (mlp_arrays * rows * m + residual * rows * d) * width
+    head_grad = 0 if lora else _matrix(config.vocab_size, config.hidden_size, tile) * width
+    layer_grads = (lora_parameters(config, lora, tile) if lora
+                   else parameter_counts(config, tile)["layers"]) / layers * width
+    freed_per_block = rows * d * width if grad_checkpointing else layer
+    down_grad = 0 if lora else _matrix(m, d, tile) * width  # the first one a block makes
+    at_block = max(blocks + in_flight + head_grad + down_grad
+                   + done * (layer_grads - freed_per_block) for done in (0, layers - 1))
+    return round(max(at_loss, at_block) - blocks - head)
 
 
 def _norm_stats(config: ModelConfig, tile: bool) -> int:

@@ -64,7 +64,7 @@ def as_dict(request: Request) -> dict[str, Any]:
     """The whole report, JSON-ready."""
     by_dtype = plans_by_dtype(request)
     some = by_dtype[REPORT_DTYPES[0]][False]
-    fields = ("weights", "gradients", "optimizer_state", "activations", "loss_temporaries",
+    fields = ("weights", "gradients", "optimizer_state", "activations", "backward_temporaries",
               "step_temporaries", "ddp_buffers", "backward_peak", "optimizer_peak", "peak")
     return {
         "model_type": some.config.model_type,
@@ -103,7 +103,7 @@ def format_report(request: Request) -> str:
     ]
     rows = [("weights", "weights"), ("gradients", "gradients"),
             ("optimizer state", "optimizer_state"), ("activations", "activations"),
-            ("loss/step temporaries", None), ("ddp gradient buckets", "ddp_buffers"),
+            ("temporaries", None), ("ddp gradient buckets", "ddp_buffers"),
             ("peak", "peak")]
     for label, attr in rows:
         values = [_temporaries(p[False]) if attr is None else getattr(p[False], attr)
@@ -129,7 +129,7 @@ def format_report(request: Request) -> str:
 
 def _temporaries(p: MemoryPlan) -> int:
     """The temporaries of whichever moment is the peak."""
-    return p.loss_temporaries if p.backward_peak >= p.optimizer_peak else p.step_temporaries
+    return p.backward_temporaries if p.backward_peak >= p.optimizer_peak else p.step_temporaries
 
 
 def _yes(flag: bool) -> str:
