@@ -297,20 +297,21 @@ class ReferenceBackend(Backend):
         return torch.exp(scores - lse.unsqueeze(-1)).to(q.dtype), lse
 
     def cross_entropy(self, logits, target, ignore_index, reduction):
-        lse = torch.logsumexp(logits.float(), dim=-1)
+        # torch's fused (log_)softmax kernels take one pass each, logsumexp several; the
+        # backward recomputes the softmax rather than keep a logsumexp (returned as None)
         valid = target != ignore_index
-        picked = logits.gather(1, torch.where(valid, target, 0).unsqueeze(1)).squeeze(1)
-        losses = torch.where(valid, lse - picked.float(), 0.0)
+        log_probs = torch.log_softmax(logits, dim=-1, dtype=torch.float32)
+        picked = log_probs.gather(1, torch.where(valid, target, 0).unsqueeze(1)).squeeze(1)
+        losses = torch.where(valid, -picked, 0.0)
         if reduction == "none":
-            return losses, lse
+            return losses, None
         total = losses.sum()
-        return (total / valid.sum() if reduction == "mean" else total), lse
+        return (total / valid.sum() if reduction == "mean" else total), None
 
     def cross_entropy_backward(self, grad, logits, target, logsumexp, ignore_index, reduction):
         valid = target != ignore_index
-        # softmax in fp32 (bf16 logits - fp32 lse promotes), exponentiated in place: one
-        # [N, V] buffer, the largest array of a language model's backward
-        dlogits = (logits - logsumexp.unsqueeze(1)).exp_()
+        # the softmax in fp32: one [N, V] buffer, the largest array of an LM's backward
+        dlogits = torch.softmax(logits, dim=-1, dtype=torch.float32)
         dlogits.scatter_add_(
             1, torch.where(valid, target, 0).unsqueeze(1), torch.full_like(dlogits[:, :1], -1.0)
         )
