@@ -31,6 +31,41 @@ def _reduce_kv(grad: torch.Tensor, kv_heads: int) -> torch.Tensor:
     return grad if h == kv_heads else grad.view(b, kv_heads, h // kv_heads, s, d).sum(2)
 
 
+#: elements of one parameter group of the CPU optimizer step (1 MiB per fp32 array)
+CPU_OPTIMIZER_GROUP = 1 << 18
+
+
+def _groups_of(arrays: list[torch.Tensor], budget: int | None) -> list[slice]:
+    """Consecutive ranges of `arrays` of about `budget` elements each (one range for
+    all when `budget` is None); an array larger than the budget gets a range alone."""
+    if budget is None:
+        return [slice(0, len(arrays))]
+    groups, start, count = [], 0, 0
+    for i, array in enumerate(arrays):
+        if count and count + array.numel() > budget:
+            groups.append(slice(start, i))
+            start, count = i, 0
+        count += array.numel()
+    groups.append(slice(start, len(arrays)))
+    return groups
+
+
+def _adamw_update(params, grads, exp_avgs, exp_avg_sqs, step, lr, beta1, beta2, eps,
+                  weight_decay) -> None:
+    """torch.optim.AdamW's update of a list of parameters, in place."""
+    if weight_decay != 0:
+        torch._foreach_mul_(params, 1 - lr * weight_decay)
+    torch._foreach_lerp_(exp_avgs, grads, 1 - beta1)
+    torch._foreach_mul_(exp_avg_sqs, beta2)
+    torch._foreach_addcmul_(exp_avg_sqs, grads, grads, 1 - beta2)
+    step_size = lr / (1 - beta1**step)
+    bias_correction2_sqrt = math.sqrt(1 - beta2**step)
+    denom = torch._foreach_sqrt(exp_avg_sqs)
+    torch._foreach_div_(denom, bias_correction2_sqrt)
+    torch._foreach_add_(denom, eps)
+    torch._foreach_addcdiv_(params, exp_avgs, denom, -step_size)
+
+
 @functools.cache
 def _flash_cpu_takes_gqa() -> bool:
     """Whether torch's CPU flash-attention kernels take fewer k/v heads than query heads
@@ -329,17 +364,13 @@ class ReferenceBackend(Backend):
     def adamw_step(
         self, params, grads, exp_avgs, exp_avg_sqs, step, lr, beta1, beta2, eps, weight_decay
     ):
-        if weight_decay != 0:
-            torch._foreach_mul_(params, 1 - lr * weight_decay)
-        torch._foreach_lerp_(exp_avgs, grads, 1 - beta1)
-        torch._foreach_mul_(exp_avg_sqs, beta2)
-        torch._foreach_addcmul_(exp_avg_sqs, grads, grads, 1 - beta2)
-        step_size = lr / (1 - beta1**step)
-        bias_correction2_sqrt = math.sqrt(1 - beta2**step)
-        denom = torch._foreach_sqrt(exp_avg_sqs)
-        torch._foreach_div_(denom, bias_correction2_sqrt)
-        torch._foreach_add_(denom, eps)
-        torch._foreach_addcdiv_(params, exp_avgs, denom, -step_size)
+        # On the CPU, update a cache-sized group of parameters at a time (torch's CPU
+        # default goes one parameter at a time): its arrays stay in cache through all
+        # eight passes, and the sqrt(v) temporary is one group's size, not the model's.
+        budget = None if self.device.type == "cuda" else CPU_OPTIMIZER_GROUP
+        for group in _groups_of(params, budget):
+            _adamw_update(params[group], grads[group], exp_avgs[group], exp_avg_sqs[group],
+                          step, lr, beta1, beta2, eps, weight_decay)
 
     def sgd_step(
         self, params, grads, momentum_buffers, lr, momentum, dampening, nesterov, weight_decay
