@@ -144,8 +144,8 @@ def _transformers(workload: Workload, state: State | None) -> Runner:
     import transformers
 
     config = transformers.LlamaConfig(**workload.shape.model_config().to_hf_dict())
-    config._attn_implementation = "sdpa"
-    model = transformers.LlamaForCausalLM(config).to(workload.torch_dtype)
+    model = transformers.AutoModelForCausalLM.from_config(config, attn_implementation="sdpa")
+    model = model.to(workload.torch_dtype)
     if workload.grad_checkpointing:
         model.gradient_checkpointing_enable()
     if state is not None:

@@ -21,7 +21,6 @@ from benchmarks import machine, ops, report, step_speed
 from benchmarks.contenders import CONTENDERS
 from benchmarks.memory_probe import REPO_ROOT, measure_peak
 from benchmarks.workloads import WORKLOADS, Workload, get_workload
-from ttcustom.memory import LoraSpec, plan
 
 PARTS = ("scratch", "lora", "ops")
 DEFAULTS = {"full": {"steps": 2, "repeats": 5}, "tiny": {"steps": 1, "repeats": 2}}
@@ -36,42 +35,24 @@ def _ratios(table: dict[str, dict], key: str) -> None:
             entry[key.removesuffix("_bytes") + "_vs_eager"] = round(entry[key] / eager, 3)
 
 
-def _planned_peak(workload: Workload) -> int:
-    lora = workload.lora
-    return plan(workload.shape.model_config(), workload.batch, workload.shape.seq,
-                workload.dtype, lora=LoraSpec(lora.r, lora.target_modules) if lora else None,
-                grad_checkpointing=workload.grad_checkpointing).peak
-
-
 def bench_workload(workload: Workload, contenders: list[str], steps: int, repeats: int,
                    backend: str, memory: bool) -> dict:
     speed = step_speed.measure(workload, contenders, steps, repeats, backend)
-    ours = speed.get("ttcustom", next(iter(speed.values())))
-    config = workload.shape.model_config()
+    planned = workload.memory_plan()
     entry = {"title": workload.title, "batch": workload.batch, "seq": workload.shape.seq,
-             "params": _parameter_count(workload), "trainable_params": ours["trainable_params"],
+             "params": planned.parameters, "trainable_params": planned.trainable_parameters,
              "speed": speed}
     if memory:
         entry["memory"] = {c: measure_peak(workload, c, backend=backend) for c in contenders}
         _ratios(entry["memory"], "rss_peak_bytes")
         _ratios(entry["memory"], "tensor_peak_bytes")
         measured = entry["memory"].get("ttcustom")
-        if measured is not None and config.model_type == "llama":
-            entry["planner_peak_bytes"] = _planned_peak(workload)
+        if measured is not None:
+            entry["planner_peak_bytes"] = planned.peak
             entry["planner_vs_tensor_peak"] = round(
-                entry["planner_peak_bytes"] / measured["tensor_peak_bytes"], 3)
-            entry["planner_vs_rss_peak"] = round(
-                entry["planner_peak_bytes"] / measured["rss_peak_bytes"], 3)
+                planned.peak / measured["tensor_peak_bytes"], 3)
+            entry["planner_vs_rss_peak"] = round(planned.peak / measured["rss_peak_bytes"], 3)
     return entry
-
-
-def _parameter_count(workload: Workload) -> int:
-    from ttcustom.memory.planner import lora_parameters, parameter_counts
-
-    config = workload.shape.model_config()
-    total = sum(parameter_counts(config).values())
-    lora = workload.lora
-    return total + (lora_parameters(config, LoraSpec(lora.r, lora.target_modules)) if lora else 0)
 
 
 def run(size: str, parts: Sequence[str], contenders: list[str], steps: int, repeats: int,

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, replace
 import torch
 
 from benchmarks.tiny_llama import Shape
+from ttcustom.memory import LoraSpec, MemoryPlan, plan
 
 IGNORE_INDEX = -100
 
@@ -56,6 +57,13 @@ class Workload:
 
     def replace(self, **changes: object) -> Workload:
         return replace(self, **changes)
+
+    def memory_plan(self) -> MemoryPlan:
+        """The memory planner's estimate of this workload on the reference backend."""
+        lora = self.lora
+        return plan(self.shape.model_config(), self.batch, self.shape.seq, self.dtype,
+                    lora=LoraSpec(lora.r, lora.target_modules) if lora else None,
+                    grad_checkpointing=self.grad_checkpointing)
 
 
 SCRATCH = Shape(vocab=4096, dim=384, heads=6, kv_heads=6, layers=7, mlp=1024, seq=256)

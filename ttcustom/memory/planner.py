@@ -7,9 +7,9 @@ The estimate counts what ttcustom actually holds at the moments a step is fulles
 * a block's backward: the gradients in flight inside it and the weight gradients made
   so far, with the head's activations freed (see `_backward_temporaries`);
 * the end of backward and the optimizer step: weights, gradients, optimizer state and
-  either the update's temporary (the reference AdamW builds sqrt(v) for all parameters
-  at once) or, under data parallel, the averaged copy of every gradient that the
-  all-reduce holds until it replaces the local gradients.
+  either the update's temporary (AdamW's sqrt(v) for one group of parameters) or, under
+  data parallel, the averaged copy of every gradient that the all-reduce holds until
+  it replaces the local gradients.
 
 Activations follow `ttcustom.models.CausalLM` op by op (which inputs each op saves), so
 the estimate changes when the model code changes: tests compare it with the bytes the
@@ -35,7 +35,8 @@ INT64 = 8.0
 TILE = 32
 OPTIMIZERS = ("adamw", "sgd", "sgd_momentum")
 _STATE_ARRAYS = {"adamw": 2, "sgd": 0, "sgd_momentum": 1}
-_STEP_TEMPORARIES = {"adamw": 1, "sgd": 0, "sgd_momentum": 0}
+#: the CPU AdamW updates parameters in groups of this many elements (bigger ones alone)
+OPTIMIZER_GROUP = 1 << 18
 
 
 @dataclass(frozen=True)
@@ -153,7 +154,8 @@ def plan(
                                      grad_checkpointing, tile),
         backward_temporaries=_backward_temporaries(config, batch_size, seq_len, width, spec,
                                                    grad_checkpointing, tile),
-        step_temporaries=round(_STEP_TEMPORARIES[optimizer] * trainable * width),
+        step_temporaries=round(_step_temporary(config, spec, tile) * width
+                               if optimizer == "adamw" else 0),
         ddp_buffers=grads if world_size > 1 else 0,
     )
 
@@ -293,6 +295,21 @@ def lora_parameters(config: ModelConfig, spec: LoraSpec, tile: bool = False) -> 
     return config.num_hidden_layers * per_layer
 
 
+def _step_temporary(config: ModelConfig, lora: LoraSpec | None, tile: bool) -> int:
+    """Elements of AdamW's sqrt(v) temporary: one group of parameters at a time, a group
+    being up to OPTIMIZER_GROUP elements or one larger parameter."""
+    linears = block_linears(config)
+    if lora:
+        adapted = [linears[name] for name in lora_targets(config, lora)]
+        sizes = [_matrix(lora.r, n, tile) for pair in adapted for n in pair]
+        total = lora_parameters(config, lora, tile)
+    else:
+        sizes = [_matrix(config.vocab_size, config.hidden_size, tile)]
+        sizes += [_matrix(fan_out, fan_in, tile) for fan_in, fan_out in linears.values()]
+        total = sum(parameter_counts(config, tile).values())
+    return max(*sizes, min(total, OPTIMIZER_GROUP))
+
+
 # ---------------------------------------------------------------------- activations
 def activation_bytes(config: ModelConfig, batch: int, seq_len: int, width: float,
                      lora: LoraSpec | None = None, grad_checkpointing: bool = False,
@@ -320,11 +337,11 @@ def _activation_parts(config: ModelConfig, batch: int, seq_len: int, width: floa
         blocks = config.num_hidden_layers * layer
         if lora is not None:
             blocks -= rows * (d * width + _norm_stats(config, tile) * FP32)
-    # final norm input and stats, logits and logsumexp (saved by the loss), shifted labels;
-    # the LM head's input and the embedding's token ids only when those weights train
+    # final norm input and stats, logits (saved by the loss), shifted labels; the LM
+    # head's input and the embedding's token ids only when those weights train
     trains_ends = lora is None
     head = (rows * d * (1 + trains_ends) * width + rows * _norm_stats(config, tile) * FP32
-            + rows * _pad(config.vocab_size, tile) * width + rows * FP32
+            + rows * _pad(config.vocab_size, tile) * width
             + tokens * INT64 * (1 + trains_ends))
     return blocks, head
 
