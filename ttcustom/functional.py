@@ -38,7 +38,8 @@ def _check_same_dtype(fn: str, **tensors: Tensor | None) -> None:
 def _broadcast_check(fn: str, a: Tensor, b: Tensor | Scalar) -> None:
     if isinstance(b, Tensor):
         try:
-            torch.broadcast_shapes(a.shape, b.shape)
+            if a.shape != b.shape:  # broadcast_shapes costs ~0.1 ms of Python per call
+                torch.broadcast_shapes(a.shape, b.shape)
         except RuntimeError:
             raise ValueError(
                 f"{fn}: shapes {a.shape} and {b.shape} cannot be broadcast together"
