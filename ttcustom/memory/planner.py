@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ttcustom.backends.reference import CPU_OPTIMIZER_GROUP
 from ttcustom.memory.devices import System
 from ttcustom.models.config import ModelConfig
 from ttcustom.models.registry import model_class
@@ -35,8 +36,6 @@ INT64 = 8.0
 TILE = 32
 OPTIMIZERS = ("adamw", "sgd", "sgd_momentum")
 _STATE_ARRAYS = {"adamw": 2, "sgd": 0, "sgd_momentum": 1}
-#: the CPU AdamW updates parameters in groups of this many elements (bigger ones alone)
-OPTIMIZER_GROUP = 1 << 18
 
 
 @dataclass(frozen=True)
@@ -297,7 +296,7 @@ def lora_parameters(config: ModelConfig, spec: LoraSpec, tile: bool = False) -> 
 
 def _step_temporary(config: ModelConfig, lora: LoraSpec | None, tile: bool) -> int:
     """Elements of AdamW's sqrt(v) temporary: one group of parameters at a time, a group
-    being up to OPTIMIZER_GROUP elements or one larger parameter."""
+    being up to CPU_OPTIMIZER_GROUP elements or one larger parameter."""
     linears = block_linears(config)
     if lora:
         adapted = [linears[name] for name in lora_targets(config, lora)]
@@ -307,7 +306,7 @@ def _step_temporary(config: ModelConfig, lora: LoraSpec | None, tile: bool) -> i
         sizes = [_matrix(config.vocab_size, config.hidden_size, tile)]
         sizes += [_matrix(fan_out, fan_in, tile) for fan_in, fan_out in linears.values()]
         total = sum(parameter_counts(config, tile).values())
-    return max(*sizes, min(total, OPTIMIZER_GROUP))
+    return max(*sizes, min(total, CPU_OPTIMIZER_GROUP))
 
 
 # ---------------------------------------------------------------------- activations
