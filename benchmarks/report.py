@@ -18,7 +18,7 @@ def markdown(results: dict) -> str:
     """One dated section: machine, training-step table, op table, planner check."""
     m, settings = results["machine"], results["settings"]
     lines = [
-        f"## {results['created']} · {m['backend']['backend']} · {results['size']} size",
+        f"### {results['created']} · {m['backend']['backend']} · {results['size']} size",
         "",
         f"Machine: {m['cpu']}, {m['cores_available']} cores available, "
         f"{m['memory_gib']} GiB RAM, load average {m['load_average_at_start']} at start; "
