@@ -124,6 +124,9 @@ class _MeshOp:
         self.harness.calls["all_reduce"] += 1
         if not isinstance(tensor, MeshTensor):
             raise HarnessViolation(f"ttnn.all_reduce needs a mesh tensor, got {tensor!r}")
+        if self.harness.fabric == ttnn.FabricConfig.DISABLED:
+            raise HarnessViolation("ttnn.all_reduce on a mesh needs fabric: call "
+                                   "ttnn.set_fabric_config(FABRIC_1D) before open_mesh_device")
         first = tensor.shards[0]
         if first.value.dim() < 2 or first.dtype not in CCL_DTYPES:
             raise HarnessViolation(f"ttnn.all_reduce takes rank >= 2 {CCL_DTYPES} tensors, "

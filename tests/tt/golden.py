@@ -369,6 +369,7 @@ class GoldenTTNN:
         self._arch, self._devices = arch, devices
         self._device: HostDevice | None = None
         self._ops: dict[str, GoldenOp] = {}
+        self.fabric = ttnn.FabricConfig.DISABLED
 
     def resolve(self, name: str) -> Any:
         real = ttnn
@@ -405,6 +406,12 @@ class GoldenTTNN:
         _require(self._device is None or not self._device.open, "a device is already open")
         self._device = HostDevice(kwargs.get("mesh_shape", args[0] if args else None))
         return self._device
+
+    def set_fabric_config(self, config: Any, *args: Any, **kwargs: Any) -> None:
+        # tt-metal sets fabric before a mesh opens and resets it after the mesh closes
+        self._device_call("set_fabric_config", config, *args, **kwargs)
+        _require(not self.device_open, "set_fabric_config while a mesh device is open")
+        self.fabric = config
 
     def close_mesh_device(self, device: HostDevice) -> None:
         self._device_call("close_mesh_device", device)

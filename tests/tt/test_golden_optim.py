@@ -1,6 +1,6 @@
 """Golden mode: optimizer steps, gradient clipping, dropout and in-place updates on the
-tt backend against the reference backend (all on device: moreh_adamw, moreh_sgd,
-moreh_norm)."""
+tt backend against the reference backend (all on device: moreh_adamw/moreh_sgd for
+bfloat16, float32 composites, a float32 global norm)."""
 
 from __future__ import annotations
 
@@ -58,13 +58,34 @@ def test_optimizer_bfloat16_tracks_reference(name, golden_backend, reference_bac
         assert pcc(a, b) > 0.999
 
 
-def test_optimizer_updates_parameters_in_place(golden_backend):
-    param = tc.tensor(torch.ones(5, 40), requires_grad=True, backend=golden_backend)
+@pytest.mark.parametrize("dtype, kernel", [(torch.bfloat16, "moreh_adamw"),
+                                           (torch.float32, "sqrt")])
+def test_optimizer_updates_parameters_in_place(dtype, kernel, golden_backend):
+    """bfloat16 state: the fused moreh_adamw (its only dtypes); float32 state: the
+    composite AdamW (moreh_adamw would reject it)."""
+    param = tc.tensor(torch.ones(5, 40), dtype=dtype, requires_grad=True, backend=golden_backend)
     array = param.data
-    param.grad = tc.ones(5, 40, backend=golden_backend)
+    param.grad = tc.ones(5, 40, dtype=dtype, backend=golden_backend)
     AdamW([param], lr=0.5).step()
     assert param.data is array
-    assert golden_backend.ttnn.calls["moreh_adamw"] == 1
+    assert golden_backend.ttnn.calls[kernel] == 1
+    assert golden_backend.ttnn.calls["moreh_adamw"] == (kernel == "moreh_adamw")
+
+
+@pytest.mark.parametrize("name", ["adamw", "sgd_momentum_decay"])
+def test_master_weights_update_float32_copies_without_moreh_kernels(
+        name, golden_backend, reference_backend):
+    """master_weights=True on bfloat16 params: float32 master + state through the
+    composites (no bfloat16-only moreh kernel sees float32), as the reference does."""
+    def make(ps):
+        return (AdamW(ps, lr=1e-2, weight_decay=0.1, master_weights=True) if name == "adamw"
+                else SGD(ps, lr=0.1, momentum=0.9, dampening=0.1, weight_decay=0.01,
+                         master_weights=True))
+    ours = _train(golden_backend, make, torch.bfloat16)
+    ref = _train(reference_backend, make, torch.bfloat16)
+    assert not golden_backend.ttnn.calls["moreh_adamw"] + golden_backend.ttnn.calls["moreh_sgd"]
+    for a, b in zip(ours, ref):
+        torch.testing.assert_close(a, b, rtol=1e-2, atol=1e-2)
 
 
 @pytest.mark.parametrize("norm_type", [2.0, float("inf")])

@@ -258,8 +258,11 @@ class TTBackend(Backend):
         dims = list(range(len(shape))) if dims is None else [d % len(shape) for d in dims]
         if not dims:
             return a
-        out = self.ttnn.moreh_sum(a, dims, keepdim=keepdim,
-                                  compute_kernel_config=self.kernel_config)
+        if self.dtype(a) == torch.float32:  # moreh_sum takes bfloat16/int32 only
+            out = self.ttnn.sum(a, dims, keepdim, compute_kernel_config=self.kernel_config)
+        else:
+            out = self.ttnn.moreh_sum(a, dims, keepdim=keepdim,
+                                      compute_kernel_config=self.kernel_config)
         kept = tuple(1 if i in dims else n for i, n in enumerate(shape))
         return self.reshape(out, kept if keepdim else tuple(n for i, n in enumerate(shape)
                                                             if i not in dims))
@@ -268,7 +271,12 @@ class TTBackend(Backend):
         return self._sum(a, dims, keepdim)
 
     def expand(self, a, shape):
-        return a if self.shape(a) == tuple(shape) else self.ttnn.expand(a, list(shape))
+        source = self.shape(a)
+        if source == tuple(shape):
+            return a
+        if len(source) < len(shape):  # expand (repeat) rejects rank-0 inputs: lift first
+            a = self.reshape(a, (1,) * (len(shape) - len(source)) + source)
+        return self.ttnn.expand(a, list(shape))
 
     def mean_last(self, a: Array) -> Array:
         """Mean over the last dim, kept as a trailing 1 (ttnn.mean ignores tile padding)."""
@@ -316,10 +324,10 @@ class TTBackend(Backend):
 
     # ------------------------------------------------------------------ nn primitives
     def embedding(self, ids, weight):
-        T = self.ttnn
         shape = self.shape(ids)
-        rows = self.reshape(ids, (math.prod(shape[:-1]), shape[-1]) if shape else (1, 1))
-        out = T.embedding(self._indices(rows), weight, layout=T.TILE_LAYOUT)
+        rows = self._indices(self.reshape(ids, (math.prod(shape[:-1]), shape[-1])
+                                          if shape else (1, 1)))
+        out = C.embedding(self, rows, weight)
         return self.reshape(out, shape + (self.shape(weight)[1],))
 
     def _indices(self, ids: Array) -> Array:
@@ -350,15 +358,22 @@ class TTBackend(Backend):
                                  compute_kernel_config=self.kernel_config)
 
     def softmax_backward(self, grad, y, dim):
-        return self.ttnn.moreh_softmax_backward(y, grad, dim,
-                                                compute_kernel_config=self.kernel_config)
+        """moreh_softmax_backward for bfloat16 (its dtypes); y * (g - sum(g * y)) else."""
+        T = self.ttnn
+        if self.dtype(y) == torch.bfloat16:
+            return T.moreh_softmax_backward(y, grad, dim, compute_kernel_config=self.kernel_config)
+        return T.multiply(y, T.subtract(grad, self._sum(T.multiply(grad, y), [dim], True)))
 
     def log_softmax(self, x, dim):
         return self.ttnn.moreh_logsoftmax(x, dim, compute_kernel_config=self.kernel_config)
 
     def log_softmax_backward(self, grad, y, dim):
-        return self.ttnn.moreh_logsoftmax_backward(y, grad, dim,
-                                                   compute_kernel_config=self.kernel_config)
+        """moreh_logsoftmax_backward for bfloat16 (its dtypes); g - exp(y) * sum(g) else."""
+        T = self.ttnn
+        if self.dtype(y) == torch.bfloat16:
+            return T.moreh_logsoftmax_backward(y, grad, dim,
+                                               compute_kernel_config=self.kernel_config)
+        return T.subtract(grad, T.multiply(T.exp(y), self._sum(grad, [dim], True)))
 
     def rotary(self, x, cos, sin):
         return C.rotary(self, x, cos, sin)
@@ -393,7 +408,13 @@ class TTBackend(Backend):
     # ------------------------------------------------------------------ optimizers
     def adamw_step(self, params, grads, exp_avgs, exp_avg_sqs, step, lr, beta1, beta2, eps,
                    weight_decay):
+        """moreh_adamw for bfloat16 state (its dtypes); float32 state (master weights,
+        float32 models) through `composite.adamw_float32`, in full precision."""
         for param, grad, exp_avg, exp_avg_sq in zip(params, grads, exp_avgs, exp_avg_sqs):
+            if param.dtype != self.ttnn.bfloat16:
+                C.adamw_float32(self, param, grad, exp_avg, exp_avg_sq, step, lr, beta1, beta2,
+                                eps, weight_decay)
+                continue
             self.ttnn.moreh_adamw(
                 param, grad, exp_avg, exp_avg_sq, lr=lr, beta1=beta1, beta2=beta2, eps=eps,
                 weight_decay=weight_decay, step=step, amsgrad=False, param_out=param,
@@ -403,8 +424,13 @@ class TTBackend(Backend):
 
     def sgd_step(self, params, grads, momentum_buffers, lr, momentum, dampening, nesterov,
                  weight_decay):
+        """moreh_sgd for bfloat16 (its dtypes); `composite.sgd_float32` for float32."""
         buffers = []
         for param, grad, buffer in zip(params, grads, momentum_buffers):
+            if param.dtype != self.ttnn.bfloat16:
+                buffers.append(C.sgd_float32(self, param, grad, buffer, lr, momentum, dampening,
+                                             nesterov, weight_decay))
+                continue
             buffer_out = buffer
             if momentum != 0 and buffer is None:
                 buffer_out = self.empty(self.shape(param), param)
@@ -418,11 +444,7 @@ class TTBackend(Backend):
         return buffers
 
     def global_norm(self, arrays, norm_type):
-        T = self.ttnn
-        norms = [self.reshape(self.cast(T.moreh_norm(a, norm_type), torch.float32), (1,))
-                 for a in arrays]
-        total = T.moreh_norm(self.concat(norms, 0), norm_type)
-        return self.reshape(total, ())
+        return C.global_norm(self, arrays, norm_type)
 
     def scale_(self, arrays, factor):
         for a in arrays:

@@ -133,6 +133,26 @@ def embedding_backward(bk, grad: Array, ids: Array, weight: Array) -> Array:
     return bk.crop(bk.reshape(out, (vocab, padded_width)), (vocab, width))
 
 
+def embedding(bk, rows: Array, weight: Array) -> Array:
+    """The rows of `weight` at the uint32 ROW_MAJOR ids `rows` [N, S] -> [N, S, D].
+
+    ttnn.embedding takes bfloat16 weights only. A float32 table is looked up as three
+    bfloat16 parts (each the rounding of what the previous ones left: 3 x 8 bits carry
+    float32's 24-bit mantissa), summed back in float32, so the rows come out exact.
+    """
+    T = bk.ttnn
+    if is_bf16(bk, weight):
+        return T.embedding(rows, weight, layout=T.TILE_LAYOUT)
+    out, rest = None, weight
+    for _ in range(3):
+        part = T.typecast(rest, T.bfloat16)
+        wide = T.typecast(part, T.float32)
+        rest = T.subtract(rest, wide)
+        looked_up = T.typecast(T.embedding(rows, part, layout=T.TILE_LAYOUT), T.float32)
+        out = looked_up if out is None else T.add(out, looked_up)
+    return out
+
+
 # ---------------------------------------------------------------------- norms
 def rms_norm_backward(bk, grad: Array, x: Array, weight: Array | None, rstd: Array):
     """dx = rstd * (g - x_hat * mean(g * x_hat)), g = grad * weight; dw = sum(grad * x_hat)."""
@@ -147,7 +167,7 @@ def rms_norm_backward(bk, grad: Array, x: Array, weight: Array | None, rstd: Arr
 def layer_norm(bk, x: Array, weight: Array | None, bias: Array | None, eps: float):
     """(y, mean, rstd): moreh_layer_norm for bfloat16 (its only dtype), else composed."""
     T = bk.ttnn
-    stats_shape = bk.shape(x)[:-1] + (1,)
+    stats_shape = bk.shape(x)[:-1]  # moreh_layer_norm validates x.shape[:-normalized_dims]
     if is_bf16(bk, x):
         y, mean, rstd = T.moreh_layer_norm(
             x, 1, eps, weight, bias, mean=bk.empty(stats_shape, x),
@@ -393,3 +413,63 @@ def cross_entropy_backward(bk, grad, logits, target, logsumexp, ignore_index, re
     one_hot = _one_hot(bk, target, classes, bk.dtype(logits))
     weights = bk.mul(_row_weights(bk, target, ignore_index), scale)
     return bk.mul(T.subtract(probs, one_hot), bk.reshape(weights, (rows, 1)))
+
+
+# ---------------------------------------------------------------------- optimizers
+def adamw_float32(bk, param: Array, grad: Array, exp_avg: Array, exp_avg_sq: Array, step: int,
+                  lr: float, beta1: float, beta2: float, eps: float, weight_decay: float) -> None:
+    """One AdamW step on float32 param and state, written in place (torch.optim.AdamW's
+    formula). moreh_adamw takes bfloat16 only; this is ttml's AdamWFullPrecision as
+    ttnn ops that accept float32."""
+    T = bk.ttnn
+    m = T.add(T.multiply(exp_avg, beta1), T.multiply(grad, 1.0 - beta1))
+    v = T.add(T.multiply(exp_avg_sq, beta2), T.multiply(T.multiply(grad, grad), 1.0 - beta2))
+    denom = T.add(T.divide(T.sqrt(v), math.sqrt(1.0 - beta2**step)), eps)
+    decayed = T.multiply(param, 1.0 - lr * weight_decay) if weight_decay else param
+    updated = T.subtract(decayed, T.multiply(T.divide(m, denom), lr / (1.0 - beta1**step)))
+    for target, value in ((exp_avg, m), (exp_avg_sq, v), (param, updated)):
+        bk.copy_(target, value)
+
+
+def sgd_float32(bk, param: Array, grad: Array, buffer: Array | None, lr: float, momentum: float,
+                dampening: float, nesterov: bool, weight_decay: float) -> Array | None:
+    """One SGD step on a float32 param in place (torch.optim.SGD's formula; moreh_sgd
+    takes bfloat16 only); returns the momentum buffer (new on the first step)."""
+    T = bk.ttnn
+    g = T.add(grad, T.multiply(param, weight_decay)) if weight_decay else grad
+    if momentum:
+        if buffer is None:
+            buffer = T.clone(g)
+        else:
+            bk.copy_(buffer, T.add(T.multiply(buffer, momentum), T.multiply(g, 1.0 - dampening)))
+        g = T.add(g, T.multiply(buffer, momentum)) if nesterov else buffer
+    bk.copy_(param, T.subtract(param, T.multiply(g, lr)))
+    return buffer
+
+
+def global_norm(bk, arrays: Sequence[Array], norm_type: float) -> Array:
+    """The `norm_type`-norm of all `arrays` together, accumulated in float32.
+
+    Each array gives sum(|a|^p) (max |a| for inf) as one [1, 1] tile through ttnn.sum /
+    ttnn.max, which take float32 (moreh_norm is bfloat16-only); the tiles are added (no
+    concat of unaligned scalars) and the p-th root taken once.
+    """
+    T = bk.ttnn
+    infinite = math.isinf(norm_type)
+    total = None
+    for a in arrays:
+        x = T.abs(bk.cast(a, torch.float32))
+        dims = list(range(len(bk.shape(x))))
+        if infinite:
+            part = T.max(x, dims, True)
+        else:
+            powered = T.multiply(x, x) if norm_type == 2 else T.pow(x, float(norm_type))
+            part = bk.sum(powered, dims, keepdim=True)
+        part = bk.reshape(part, (1, 1))
+        if total is None:
+            total = part
+        else:
+            total = T.maximum(total, part) if infinite else T.add(total, part)
+    if not infinite and norm_type != 1:
+        total = T.sqrt(total) if norm_type == 2 else T.pow(total, 1.0 / norm_type)
+    return bk.reshape(total, ())

@@ -46,7 +46,8 @@ def ttnn_version() -> str:
 class TTDevice:
     """An opened mesh device; host<->device copies replicate onto / read back from it.
 
-    A single chip is a 1x1 mesh. Tensors are replicated across the mesh (data parallel
+    A single chip is a 1x1 mesh; a larger mesh opens with 1-D fabric for its collectives
+    (`ttnn.set_fabric_config(FABRIC_1D)`), reset to DISABLED when it closes. Tensors are replicated across the mesh (data parallel
     shards batches itself); a read-back takes the first replica. `close()` is idempotent
     and also runs at interpreter exit.
     """
@@ -62,7 +63,14 @@ class TTDevice:
                 f"tt backend: mesh {self.mesh_shape} needs {self.num_devices} devices but the "
                 f"{self.board} board has {available}; pass a smaller mesh_shape"
             )
-        self.mesh = ttnn.open_mesh_device(ttnn.MeshShape(*self.mesh_shape))
+        self._fabric = self.num_devices > 1
+        if self._fabric:  # the CCLs (all_reduce) route over fabric, set before the mesh opens
+            ttnn.set_fabric_config(ttnn.FabricConfig.FABRIC_1D)
+        try:
+            self.mesh = ttnn.open_mesh_device(ttnn.MeshShape(*self.mesh_shape))
+        except BaseException:
+            self._reset_fabric()
+            raise
         atexit.register(self.close)
         try:
             self.arch = ttnn.get_arch_name()
@@ -98,7 +106,16 @@ class TTDevice:
         mesh, self.mesh = self.mesh, None
         if mesh is not None:
             atexit.unregister(self.close)
-            self.ttnn.close_mesh_device(mesh)
+            try:
+                self.ttnn.close_mesh_device(mesh)
+            finally:
+                self._reset_fabric()
+
+    def _reset_fabric(self) -> None:
+        """Fabric off again once a multi-device mesh is closed (as tt-metal's examples do)."""
+        if self._fabric:
+            self._fabric = False
+            self.ttnn.set_fabric_config(self.ttnn.FabricConfig.DISABLED)
 
     def describe(self) -> dict[str, Any]:
         return {
