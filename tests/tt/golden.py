@@ -96,6 +96,8 @@ HARNESS_GOLDENS = {
 
 #: ops that return host data rather than a device tensor
 HOST_RESULTS = {"to_torch"}
+#: host<->device copies: no device program is compiled for them
+HOST_TRANSFERS = {"to_torch", "from_torch"}
 
 #: multi-output ops: result index -> the keyword naming a preallocated output
 OUTPUT_KEYWORDS = {
@@ -236,6 +238,35 @@ PRECONDITIONS = {
 }
 
 
+# ---------------------------------------------------------------------- program keys
+#: integer attributes ttnn passes as runtime arguments, outside the program hash
+#: (moreh_adamw's step, see moreh_adamw_device_operation.hpp; ttnn.rand's seed)
+RUNTIME_ATTRIBUTES = {"step", "seed"}
+
+
+def _attribute(value: Any) -> Any:
+    """A call argument as part of a program key: what the device program is built for."""
+    if isinstance(value, HostTensor):
+        return ("tensor", tuple(value.value.shape), str(value.dtype), str(value.layout))
+    if isinstance(value, torch.Tensor):
+        return ("host", tuple(value.shape), str(value.dtype))
+    if isinstance(value, float):  # scalars are runtime arguments (binary_ng hashes without them)
+        return "float"
+    if isinstance(value, (list, tuple)):
+        return tuple(_attribute(v) for v in value)
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    return type(value).__name__ + (f".{value.name}" if hasattr(value, "name") else "")
+
+
+def program_key(name: str, args: tuple, kwargs: dict) -> tuple:
+    """(op, tensor shapes/dtypes/layouts, attributes): a call that needs a program of its
+    own on the device (ttnn compiles one per key and caches it)."""
+    attributes = tuple(sorted((k, _attribute(v)) for k, v in kwargs.items()
+                              if k not in RUNTIME_ATTRIBUTES))
+    return (name, _attribute(args), attributes)
+
+
 # ---------------------------------------------------------------------- result typing
 def _explicit(kind: type, args: tuple, kwargs: dict, key: str) -> Any:
     if isinstance(kwargs.get(key), kind):
@@ -285,6 +316,8 @@ class GoldenOp:
         if name in PRECONDITIONS:
             PRECONDITIONS[name](args, kwargs)
         self.harness.calls[name] += 1
+        if name not in HOST_TRANSFERS:
+            self.harness.program_keys.add(program_key(name, args, kwargs))
         SESSION_CALLS[name] += 1
         golden = HARNESS_GOLDENS.get(name)
         if golden is None:
@@ -363,6 +396,8 @@ class GoldenTTNN:
 
     def __init__(self, board: str = "N150", arch: str = "wormhole_b0", devices: int = 1) -> None:
         self.calls: Counter[str] = Counter()
+        #: `program_key` of every op call: the programs a card would have compiled
+        self.program_keys: set[tuple] = set()
         self.cluster = _Cluster(board)
         self.transformer = _Namespace(self, "transformer")
         self.experimental = _Namespace(self, "experimental")

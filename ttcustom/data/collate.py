@@ -1,6 +1,7 @@
 """Examples -> a batch of host tensors: input_ids, labels, attention_mask (all int64/bool).
 
-- Unpacked examples are right-padded (to the longest in the batch, or to `pad_to`);
+- Unpacked examples are right-padded (to the longest in the batch, or to `pad_to`: the
+  tt backend pads every batch to one `fixed_length`);
   `attention_mask` is [B, S] with 1 on real tokens, labels are IGNORE_INDEX on padding.
 - Packed examples get a [B, 1, S, S] bool mask (True = may attend): causal inside each
   example, nothing across examples or into padding.
@@ -8,6 +9,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -17,6 +19,17 @@ from ttcustom.data.packing import PackedExample
 from ttcustom.data.validate import Example
 
 Batch = dict[str, torch.Tensor]
+
+
+def fixed_length(*example_sets: Sequence[Example], multiple: int = 32) -> int:
+    """One sequence length for every batch: the longest example rounded up to `multiple`.
+
+    The tt backend compiles a device program per tensor shape; padding each batch to this
+    length (`Collator(pad_to=...)`) instead of its own longest example keeps the shapes,
+    and so the compiled programs, the same for the whole run.
+    """
+    longest = max(len(ex.input_ids) for examples in example_sets for ex in examples)
+    return -(-longest // multiple) * multiple
 
 
 @dataclass

@@ -27,7 +27,7 @@ from typing import Any
 
 from ttcustom.autograd.function import no_grad
 from ttcustom.autograd.tensor import Tensor
-from ttcustom.data.collate import Batch, Collator
+from ttcustom.data.collate import Batch, Collator, fixed_length
 from ttcustom.data.encode import IGNORE_INDEX
 from ttcustom.data.loader import DataLoader
 from ttcustom.data.validate import DataReport, DataValidationError
@@ -79,14 +79,14 @@ class Trainer:
         self.prompt_format, self.prompt_template = prompt_format, prompt_template
         self.output_dir = Path(output_dir or self.config.logging_config.output_dir)
         self.is_main = _main_process() if is_main_process is None else is_main_process
-        pad = _pad_id(tokenizer)
+        collator = Collator(_pad_id(tokenizer), _fixed_length(model, train_data, eval_data))
         # batch_size is per replica; a DDP process on a tt mesh loads rows for each device
         rows = self.training.batch_size * getattr(model, "replicas_per_process", 1)
         self.train_loader = _as_loader(train_data, rows, True,
-                                       self.training.seed, pad, sampler, "training")
+                                       self.training.seed, collator, sampler, "training")
         self.eval_loader = None if eval_data is None else _as_loader(
             eval_data, self.training.validation_batch_size or self.training.batch_size, False,
-            self.training.seed, pad, None, "validation")
+            self.training.seed, collator, None, "validation")
         self.total_steps = self._total_steps()
         self.scheduler = scheduler or self._build_scheduler()
         self.params = [p for p in model.parameters() if p.requires_grad]
@@ -373,8 +373,8 @@ class Trainer:
 
 
 # ---------------------------------------------------------------------- helpers
-def _as_loader(data: Any, batch_size: int, shuffle: bool, seed: int, pad_id: int, sampler: Any,
-               role: str) -> DataLoader:
+def _as_loader(data: Any, batch_size: int, shuffle: bool, seed: int, collator: Collator,
+               sampler: Any, role: str) -> DataLoader:
     """A DataLoader from a DataLoader, a validated DataReport or a sequence of examples."""
     if isinstance(data, DataLoader):
         return data
@@ -386,7 +386,19 @@ def _as_loader(data: Any, batch_size: int, shuffle: bool, seed: int, pad_id: int
         raise ValueError(f"{role} data must be a DataLoader, a DataReport or a non-empty list of "
                          f"examples, got {type(data).__name__}")
     return DataLoader(data, batch_size, shuffle=shuffle, seed=seed, drop_last=shuffle,
-                      collate_fn=Collator(pad_id), sampler=sampler)
+                      collate_fn=collator, sampler=sampler)
+
+
+def _fixed_length(model: Any, *datasets: Any) -> int | None:
+    """On the tt backend, one padded length for every batch (`fixed_length`), so a run
+    compiles its device programs once; None (each batch to its longest) elsewhere."""
+    param = next(iter(model.parameters()), None)
+    if param is None or param.backend.name != "tt":
+        return None
+    examples = [d.examples if isinstance(d, DataReport) else d for d in datasets
+                if d is not None and not isinstance(d, DataLoader)]
+    examples = [e for e in examples if isinstance(e, Sequence) and e]
+    return fixed_length(*examples) if examples else None
 
 
 def _pad_id(tokenizer: Any) -> int:
