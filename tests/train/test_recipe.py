@@ -80,6 +80,14 @@ def test_weight_decay_skips_norms_and_biases(tmp_path):
     assert len(decayed["params"]) + len(plain["params"]) == len(list(model.parameters()))
 
 
+def test_master_weights_gives_the_optimizer_float32_masters(tmp_path):
+    config = scratch_config(tmp_path, tokenizer={"kind": "byte"})
+    config = config.model_copy(update={"training_config": config.training_config.model_copy(
+        update={"master_weights": True})})
+    model = build_model(config, resolve_tokenizer(config), resolve_backend(config))
+    assert build_optimizer(config, model).master_weights
+
+
 def test_validation_split_is_seeded_and_never_empty():
     examples = [Example([i], [i]) for i in range(20)]
     train, val = split_examples(examples, 0.1, seed=3)

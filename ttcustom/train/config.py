@@ -98,6 +98,8 @@ class TrainingSection(Section):
     """AdamW epsilon."""
     momentum: Annotated[float, Field(ge=0.0)] = 0.0
     """SGD momentum."""
+    master_weights: bool = False
+    """Update bfloat16 parameters through float32 master weights and optimizer state (full-precision AdamW)."""
     use_kahan_summation: Literal[False] = False
     """Accepted for tt-train configs; Kahan summation is not implemented."""
     gradient_accumulation_steps: Positive = 1

@@ -177,8 +177,10 @@ def build_optimizer(config: RunConfig, model: Any) -> Any:
               {"params": [p for p in trainable if p.ndim < 2], "weight_decay": 0.0}]
     groups = [g for g in groups if g["params"]]
     if t.optimizer == "sgd":
-        return optim.SGD(groups, lr=t.learning_rate, momentum=t.momentum)
-    return optim.AdamW(groups, lr=t.learning_rate, betas=tuple(t.betas), eps=t.eps)
+        return optim.SGD(groups, lr=t.learning_rate, momentum=t.momentum,
+                         master_weights=t.master_weights)
+    return optim.AdamW(groups, lr=t.learning_rate, betas=tuple(t.betas), eps=t.eps,
+                       master_weights=t.master_weights)
 
 
 def build_trainer(config: RunConfig) -> Trainer:
