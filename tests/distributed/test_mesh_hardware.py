@@ -62,3 +62,15 @@ def test_a_1x2_mesh_adamw_step_tracks_the_reference_with_the_doubled_batch(mesh)
         params[name] = {n: p.to_torch().float() for n, p in model.named_parameters()}
     for name, value in params["reference"].items():
         assert_correlated(params["mesh"][name], value, 0.999, f"{name} after one step")
+
+
+@pytest.mark.slow
+def test_the_lora_config_trains_data_parallel_on_a_1x2_mesh(mesh, tmp_path, monkeypatch):
+    """trickster_lora.yaml with enable_ddp on [1, 2] (fabric on, all_reduce per grad);
+    the program cache stops growing after the optimizer's first two steps."""
+    from tests.tt.test_golden_configs import STEPS, assert_trained, run_config
+
+    trainer, entries = run_config("trickster_lora_ddp_1x2", tmp_path, monkeypatch, mesh,
+                                  mesh.device.mesh.num_program_cache_entries, close=False)
+    assert_trained(trainer, entries)
+    assert entries[2:] == [entries[1]] * (STEPS - 2), entries

@@ -10,7 +10,9 @@ steps after the optimizer's first two add none: a card compiles once per run.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,19 +30,19 @@ pytestmark = [pytest.mark.tt, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = ROOT / "examples" / "configs"
-STEPS = 5
+STEPS = 4
 STARTER = ROOT / "examples" / "checkpoints" / "tiny-llama-starter"
 
 
-class ProgramKeys(Callback):
-    """The harness's program keys after each optimizer step."""
+class PerStep(Callback):
+    """`measure()` after each optimizer step (program keys, or a card's program cache)."""
 
-    def __init__(self, harness: GoldenTTNN) -> None:
-        self.harness = harness
-        self.per_step: list[set[tuple]] = []
+    def __init__(self, measure: Callable[[], Any]) -> None:
+        self.measure = measure
+        self.values: list[Any] = []
 
     def on_step_end(self, trainer) -> None:
-        self.per_step.append(set(self.harness.program_keys))
+        self.values.append(self.measure())
 
 
 def tinyllama_shaped(directory: Path) -> Path:
@@ -58,11 +60,14 @@ def tinyllama_shaped(directory: Path) -> Path:
     return directory
 
 
+#: the prompt/response examples cut to 64 tokens
+SHORT = ["training_config.max_sequence_length=64", "data.truncate=true"]
 #: config -> (--set overrides that shrink it, mesh shape); dtypes, LoRA and mesh kept
 RUNS = {
-    "trickster_lora": ("trickster_lora.yaml", [], (1, 1)),
+    "trickster_lora": ("trickster_lora.yaml", SHORT, (1, 1)),
     "trickster_tinyllama_n150": ("trickster_tinyllama_n150.yaml",
-                                 ["training_config.gradient_accumulation_steps=2"], (1, 1)),
+                                 [*SHORT, "training_config.gradient_accumulation_steps=2"],
+                                 (1, 1)),
     "nano_trickster": ("nano_trickster.yaml",
                        ["model_config.num_layers=2", "training_config.max_sequence_length=64",
                         "data.corpus=examples/data/starter_corpus.txt"], (1, 1)),
@@ -70,14 +75,16 @@ RUNS = {
     "starter_pretrain": ("starter_pretrain.yaml", ["model_config.num_layers=2",
                                                    f"data.tokenizer.path={STARTER}"], (1, 1)),
     "trickster_lora_ddp_1x2": ("trickster_lora.yaml",
-                               ["device_config.enable_ddp=true", "device_config.mesh_shape=[1, 2]"],
-                               (1, 2)),
+                               [*SHORT, "device_config.enable_ddp=true",
+                                "device_config.mesh_shape=[1, 2]"], (1, 2)),
 }
 
 
-def run_config(name: str, tmp_path: Path, monkeypatch) -> tuple[object, ProgramKeys]:
-    """Train `RUNS[name]` for STEPS steps on a golden tt backend (a mesh where it has one)."""
-    file, overrides, mesh = RUNS[name]
+def run_config(name: str, tmp_path: Path, monkeypatch, backend: TTBackend,
+               measure: Callable[[], Any], close: bool = True) -> tuple[Any, list[Any]]:
+    """Train `RUNS[name]` for STEPS steps on `backend` (closed after, with `close`): the
+    trainer and `measure()` after each step."""
+    file, overrides, _ = RUNS[name]
     overrides = overrides + [
         f"training_config.max_steps={STEPS}", "training_config.batch_size=2",
         "training_config.validation_batch_size=2", "training_config.eval_batches=1",
@@ -89,29 +96,34 @@ def run_config(name: str, tmp_path: Path, monkeypatch) -> tuple[object, ProgramK
         overrides.append(f"model.path={tinyllama_shaped(tmp_path / 'tinyllama')}")
     monkeypatch.chdir(ROOT)
     config = load_config(CONFIGS / file, overrides)
-    if mesh == (1, 1):
-        backend = TTBackend(ttnn=GoldenTTNN())
-    else:
-        backend = TTBackend(ttnn=MeshGoldenTTNN(mesh), mesh_shape=mesh)
     monkeypatch.setattr(recipe, "resolve_backend", lambda _config: backend)
     try:
         trainer = recipe.build_trainer(config)
-        keys = ProgramKeys(backend.ttnn)
-        trainer.callbacks.append(keys)
+        per_step = PerStep(measure)
+        trainer.callbacks.append(per_step)
         trainer.train()
     finally:
-        backend.close()
-    return trainer, keys
+        if close:
+            backend.close()
+    return trainer, per_step.values
+
+
+def assert_trained(trainer: Any, per_step: list[Any]) -> None:
+    losses = torch.tensor([loss for _, loss in trainer.state.history["train"]])
+    assert trainer.state.step == STEPS and len(losses) and torch.isfinite(losses).all()
+    assert len(per_step) == STEPS
 
 
 @pytest.mark.parametrize("name", RUNS)
 def test_shipped_config_trains_on_tt_and_compiles_its_programs_once(name, tmp_path,
                                                                     monkeypatch):
-    trainer, keys = run_config(name, tmp_path, monkeypatch)
-    losses = [loss for _, loss in trainer.state.history["train"]]
-    assert trainer.state.step == STEPS and losses and all(map(torch.isfinite,
-                                                              torch.tensor(losses)))
-    assert len(keys.per_step) == STEPS
+    mesh = RUNS[name][2]
+    harness = GoldenTTNN() if mesh == (1, 1) else MeshGoldenTTNN(mesh)
+    backend = TTBackend(ttnn=harness, mesh_shape=mesh)
+    trainer, keys = run_config(name, tmp_path, monkeypatch, backend,
+                               lambda: set(harness.program_keys))
+    print(f"\n{name}: program keys after each step {[len(k) for k in keys]}")
+    assert_trained(trainer, keys)
     for step in range(2, STEPS):
-        new = keys.per_step[step] - keys.per_step[step - 1]
+        new = keys[step] - keys[step - 1]
         assert not new, f"step {step + 1} needs {len(new)} new programs: {sorted(new)[:3]}"

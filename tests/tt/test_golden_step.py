@@ -96,3 +96,34 @@ def test_training_step_stays_on_device(golden_backend):
     step()
     assert golden_backend.transfers.uploads == 2  # input_ids, labels
     assert golden_backend.transfers.downloads == 1  # the loss
+
+
+def test_scalars_stay_one_tile_on_the_device(golden_backend):
+    """ttnn rejects rank-0 tensors in reshape/repeat/expand: the loss (shape ()) is one
+    [1, 1] tile on the device, and a step hands ttnn no rank-0 tensor."""
+    from tests.tt.golden import _tensors
+    from ttcustom.backends.tt.backend import Scalar
+
+    seen = []
+    harness = golden_backend.ttnn
+    real = harness.resolve
+
+    def resolve(name):
+        op = real(name)
+        if not hasattr(op, "real"):  # not an op: enums, classes
+            return op
+
+        def call(*args, **kwargs):
+            seen.extend(t for t in _tensors(args, kwargs) if t.value.dim() == 0)
+            return op(*args, **kwargs)
+        return call
+
+    harness.resolve = resolve
+    tc.manual_seed(0)
+    model = TinyLlama(device=golden_backend, dtype=torch.bfloat16)
+    loss = model(**_upload(_batch(), golden_backend))
+    loss.backward()
+    AdamW(model.parameters(), lr=1e-3).step()
+    assert loss.shape == () and isinstance(loss.data, Scalar)
+    assert tuple(loss.data.tile.shape) == (1, 1) and loss.item() > 0
+    assert not seen

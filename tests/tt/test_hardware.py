@@ -17,6 +17,8 @@ import torch  # noqa: E402
 
 import ttcustom as tc  # noqa: E402
 from tests.tt.cases import CASES, INFERENCE_CASES, assert_correlated, run  # noqa: E402
+from tests.tt.test_golden_adamw_precision import _ours, _torch_run, drift  # noqa: E402
+from tests.tt.test_golden_configs import RUNS, STEPS, assert_trained, run_config  # noqa: E402
 from tests.tt.test_golden_step import _batch, _step, _upload  # noqa: E402
 from tests.tt.tiny_llama import TinyLlama  # noqa: E402
 from ttcustom.backends import tt_card_present  # noqa: E402
@@ -101,3 +103,20 @@ def test_training_step_stays_on_device(card):
         optimizer.step()
         loss.item()
     assert (card.transfers.uploads, card.transfers.downloads) == (2, 1)
+
+
+def test_full_precision_adamw_tracks_torch_on_the_card(card):
+    """master_weights=True: float32 masters and moments through the float32 composite."""
+    ratio, cosine = drift(_ours(card, master_weights=True), _torch_run())
+    assert ratio == pytest.approx(1.0, abs=0.02) and cosine > 0.999
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", [n for n, run in RUNS.items() if run[2] == (1, 1)])
+def test_shipped_config_trains_and_compiles_once_on_the_card(name, card, tmp_path, monkeypatch):
+    """Each shipped single-device config (shrunk as in golden mode) trains, and the
+    device's program cache stops growing after the optimizer's first two steps."""
+    trainer, entries = run_config(name, tmp_path, monkeypatch, card,
+                                  card.device.mesh.num_program_cache_entries, close=False)
+    assert_trained(trainer, entries)
+    assert entries[2:] == [entries[1]] * (STEPS - 2), entries

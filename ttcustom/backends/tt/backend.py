@@ -14,6 +14,7 @@ the tests, against Tenstorrent's golden (torch) functions.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import math
 from collections.abc import Sequence
@@ -27,6 +28,45 @@ from ttcustom.backends.tt import composite as C
 from ttcustom.backends.tt.device import TTDevice
 
 TILE = 32
+
+
+class Scalar:
+    """A rank-0 value on the device, stored as one [1, 1] tile.
+
+    ttnn's reshape, repeat and expand reject rank-0 tensors, so the backend keeps none:
+    `shape()` reports () for a Scalar, every ttnn call gets its tile. Other attributes
+    (dtype, a mesh tensor's shards) are the tile's.
+    """
+
+    __slots__ = ("tile",)
+
+    def __init__(self, tile: Any) -> None:
+        self.tile = tile
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.tile, name)
+
+    def __repr__(self) -> str:
+        return f"Scalar({self.tile!r})"
+
+
+def _tile(a: Any) -> Any:
+    return a.tile if isinstance(a, Scalar) else a
+
+
+def _elementwise(method: Any) -> Any:
+    """A primitive that broadcasts its array operands: Scalars go in as their [1, 1]
+    tiles and the result gets torch's broadcast shape back (() as a Scalar)."""
+
+    @functools.wraps(method)
+    def run(self: TTBackend, *args: Any, **kwargs: Any) -> Any:
+        if not any(isinstance(a, Scalar) for a in args):
+            return method(self, *args, **kwargs)
+        shape = torch.broadcast_shapes(*(self.shape(a) for a in args
+                                         if not isinstance(a, (int, float, str))))
+        return self.reshape(method(self, *map(_tile, args), **kwargs), tuple(shape))
+
+    return run
 
 
 class TTBackend(Backend):
@@ -89,27 +129,37 @@ class TTBackend(Backend):
             host = host.to(torch.int32)
         elif host.dtype not in (torch.bfloat16, torch.float32):
             host = host.float()
+        if host.dim() == 0:
+            return Scalar(self.device.to_device(host.reshape(1, 1), target,
+                                                self.ttnn.TILE_LAYOUT))
         return self.device.to_device(host.contiguous(), target, self.ttnn.TILE_LAYOUT, shard_dim)
 
     def download(self, a: Array) -> torch.Tensor:
         self.transfers.downloads += 1
-        return self.device.to_host(a).to(self.dtype(a))
+        return self.device.to_host(_tile(a)).to(self.dtype(a)).reshape(self.shape(a))
 
     def shape(self, a: Array) -> Shape:
-        return tuple(a.shape)
+        return () if isinstance(a, Scalar) else tuple(a.shape)
+
+    def storage_id(self, a: Array) -> int:
+        return id(_tile(a))
 
     def dtype(self, a: Array) -> torch.dtype:
         return self._to_torch[a.dtype]
 
     def cast(self, a: Array, dtype: torch.dtype) -> Array:
         target = self.tt_dtype(dtype)
-        return a if a.dtype == target else self.ttnn.typecast(a, target)
+        if a.dtype == target:
+            return a
+        out = self.ttnn.typecast(_tile(a), target)
+        return Scalar(out) if isinstance(a, Scalar) else out
 
     def full(self, shape: Shape, value: float, dtype: torch.dtype) -> Array:
         T = self.ttnn
         fill = float(value) if dtype.is_floating_point else int(value)
-        return T.full(list(shape), fill, self.tt_dtype(dtype), T.TILE_LAYOUT, self.device.mesh,
-                      T.DRAM_MEMORY_CONFIG)
+        out = T.full(list(shape) or [1, 1], fill, self.tt_dtype(dtype), T.TILE_LAYOUT,
+                     self.device.mesh, T.DRAM_MEMORY_CONFIG)
+        return out if shape else Scalar(out)
 
     def empty(self, shape: Shape, like: Array) -> Array:
         """Uninitialised device memory for a kernel's preallocated output."""
@@ -124,39 +174,51 @@ class TTBackend(Backend):
             return b
         return self.ttnn.typecast(b, a.dtype)
 
+    @_elementwise
     def add(self, a, b):
         return self.ttnn.add(a, self._operand(a, b))
 
+    @_elementwise
     def sub(self, a, b):
         return self.ttnn.subtract(a, self._operand(a, b))
 
+    @_elementwise
     def mul(self, a, b):
         return self.ttnn.multiply(a, self._operand(a, b))
 
+    @_elementwise
     def div(self, a, b):
         return self.ttnn.divide(a, self._operand(a, b))
 
+    @_elementwise
     def neg(self, a):
         return self.ttnn.neg(a)
 
+    @_elementwise
     def exp(self, a):
         return self.ttnn.exp(a)
 
+    @_elementwise
     def log(self, a):
         return self.ttnn.log(a)
 
+    @_elementwise
     def pow(self, a, exponent):
         return self.ttnn.pow(a, float(exponent))
 
+    @_elementwise
     def tanh(self, a):
         return self.ttnn.tanh(a)
 
+    @_elementwise
     def clamp(self, a, min=None, max=None):
         return self.ttnn.clamp(a, min=min, max=max)
 
+    @_elementwise
     def silu(self, a):
         return self.ttnn.silu(a)
 
+    @_elementwise
     def silu_backward(self, grad, a):
         return self.ttnn.silu_bw(grad, a)[0]
 
@@ -164,9 +226,11 @@ class TTBackend(Backend):
         variants = self.ttnn.GeluVariant
         return variants.Tanh if approximate == "tanh" else variants.Accurate
 
+    @_elementwise
     def gelu(self, a, approximate="none"):
         return self.ttnn.gelu(a, variant=self._gelu_variant(approximate))
 
+    @_elementwise
     def gelu_backward(self, grad, a, approximate="none"):
         return self.ttnn.gelu_bw(grad, a, variant=self._gelu_variant(approximate))[0]
 
@@ -182,8 +246,15 @@ class TTBackend(Backend):
 
     # ------------------------------------------------------------------ shape ops
     def reshape(self, a, shape):
-        shape = C.resolve_shape(self.shape(a), shape)
-        return a if self.shape(a) == shape else self.ttnn.reshape(a, list(shape))
+        """Shape () gives a Scalar (one [1, 1] tile): ttnn does not reshape to rank 0."""
+        source = self.shape(a)
+        shape = C.resolve_shape(source, shape)
+        if source == shape:
+            return a
+        tile = _tile(a)
+        target = shape or (1, 1)
+        out = tile if tuple(tile.shape) == target else self.ttnn.reshape(tile, list(target))
+        return out if shape else Scalar(out)
 
     def permute(self, a, dims):
         dims = list(dims)
@@ -258,10 +329,11 @@ class TTBackend(Backend):
         dims = list(range(len(shape))) if dims is None else [d % len(shape) for d in dims]
         if not dims:
             return a
+        # keepdim: a full reduction stays a tile (no rank-0 result); reshaped below
         if self.dtype(a) == torch.float32:  # moreh_sum takes bfloat16/int32 only
-            out = self.ttnn.sum(a, dims, keepdim, compute_kernel_config=self.kernel_config)
+            out = self.ttnn.sum(a, dims, True, compute_kernel_config=self.kernel_config)
         else:
-            out = self.ttnn.moreh_sum(a, dims, keepdim=keepdim,
+            out = self.ttnn.moreh_sum(a, dims, keepdim=True,
                                       compute_kernel_config=self.kernel_config)
         kept = tuple(1 if i in dims else n for i, n in enumerate(shape))
         return self.reshape(out, kept if keepdim else tuple(n for i, n in enumerate(shape)
@@ -274,7 +346,7 @@ class TTBackend(Backend):
         source = self.shape(a)
         if source == tuple(shape):
             return a
-        if len(source) < len(shape):  # expand (repeat) rejects rank-0 inputs: lift first
+        if len(source) < len(shape):  # torch's leading broadcast dims, made explicit
             a = self.reshape(a, (1,) * (len(shape) - len(source)) + source)
         return self.ttnn.expand(a, list(shape))
 
@@ -452,7 +524,7 @@ class TTBackend(Backend):
             self.ttnn.multiply_(a, scale)
 
     def copy_(self, dst, src):
-        self.ttnn.copy(src, dst)
+        self.ttnn.copy(_tile(src), _tile(dst))
 
     # ------------------------------------------------------------------ data parallel
     def all_reduce(self, a: Array) -> Array:

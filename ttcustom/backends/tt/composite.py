@@ -402,8 +402,11 @@ def cross_entropy_backward(bk, grad, logits, target, logsumexp, ignore_index, re
         scale = bk.div(scale, bk.sum(_row_weights(bk, target, ignore_index), None))
     if logsumexp is None:
         logp = T.moreh_logsoftmax(logits, 1, compute_kernel_config=bk.kernel_config)
+        out_grad = bk.cast(scale, torch.bfloat16)
+        if reduction != "none":  # the loss's gradient: one [1, 1] tile, not a rank-0 tensor
+            out_grad = bk.reshape(out_grad, (1, 1))
         dlogp = T.moreh_nll_loss_backward(
-            target, bk.cast(scale, torch.bfloat16), False, ignore_index=ignore_index,
+            target, out_grad, False, ignore_index=ignore_index,
             input_grad_tensor=bk.empty((rows, classes), logits),
             compute_kernel_config=bk.kernel_config,
         )
