@@ -17,7 +17,9 @@ from tests.tt.golden import GoldenTTNN, HarnessViolation  # noqa: E402
 from tests.tt.rules import extract  # noqa: E402
 from tests.tt.rules.enforce import UNMAPPED  # noqa: E402
 from tests.tt.rules.mapping import MAPPING  # noqa: E402
+from tests.tt.rules.predicates import Interpret  # noqa: E402
 from tests.tt.rules.unshipped import HAND_RULES  # noqa: E402
+from tests.tt.signatures import op_signatures  # noqa: E402
 
 pytestmark = pytest.mark.tt
 
@@ -40,6 +42,18 @@ def test_no_mapping_entry_is_stale():
     stale = [(op, key) for op, rules in MAPPING.items() for key in rules
              if (op, key) not in extracted]
     assert not stale, f"rules no longer in the wheel's sources: {stale}"
+
+
+def test_interpreted_rules_name_parameters_the_real_op_takes():
+    """An Interpret entry naming no real parameter would see None and pass every call."""
+    wrong = []
+    for op, rules in MAPPING.items():
+        if op == extract.HELPER_OP:
+            continue
+        names = {p for s in op_signatures(getattr(ttnn, op)) for p in s.parameters}
+        wrong += [(op, m.param) for m in rules.values()
+                  if isinstance(m, Interpret) and m.param not in names]
+    assert not wrong
 
 
 def test_a_new_rule_in_the_sources_shows_up_unmapped(tmp_path):
