@@ -76,11 +76,26 @@ def _on_open_device(call: Call) -> bool:
     return device is not None and getattr(device, "open", False)
 
 
+def _bmm_batches(call: Call) -> bool:
+    """A second operand with batch dims > 1 needs the first's batch dims equal to them."""
+    a, b = (tuple(call[n].value.shape[:-2]) for n in ("input_tensor_a", "input_tensor_b"))
+    if math.prod(b) <= 1:
+        return True
+    width = max(len(a), len(b))
+    return (1,) * (width - len(a)) + a == (1,) * (width - len(b)) + b
+
+
 EMB_DEV = "ttnn/cpp/ttnn/operations/embedding/device/embedding_device_operation.cpp"
 EMB_BW_DEV = ("ttnn/cpp/ttnn/operations/embedding_backward/device/"
               "embedding_backward_device_operation.cpp")
 ROTARY_DEV = ("ttnn/cpp/ttnn/operations/experimental/transformer/rotary_embedding/device/"
               "rotary_embedding_device_operation.cpp")
+BMM_MESSAGE = ("bmm (non-bcast matmul) expects input tensors of shapes BCMK*BCKN=BCMN or batch "
+               "dimension {} mismatch: a={} vs b={} (dimension mismatch only allowed when all "
+               "batch dimensions of a are size 1 and using "
+               "MatmulMultiCoreReuseMultiCast1DProgramConfig with fuse_batch=false, "
+               "fused_activation=none, mcast_in0=false, and non-sharded inputs for in0 reuse "
+               "optimization)")
 SDPA_DEV = "ttnn/cpp/ttnn/operations/transformer/sdpa/device/sdpa_device_operation.cpp"
 
 HAND_RULES: tuple[HandRule, ...] = (
@@ -146,6 +161,10 @@ HAND_RULES: tuple[HandRule, ...] = (
     HandRule(("from_torch",), "from_torch uploads to the open device", "",
              "harness: every HostTensor stands for a device tensor, so an upload names the open "
              "device", Check(_on_open_device), harness=True),
+    HandRule(("matmul", "linear"), BMM_MESSAGE, TTNN_SO,
+             "ttnn/cpp/ttnn/operations/matmul/device/matmul_device_operation.cpp (the batch "
+             "exception needs a 1-D mcast program config the backend does not pass)",
+             Check(_bmm_batches)),
     HandRule(("all_reduce",), "fabric_config != tt_fabric::FabricConfig::DISABLED", METAL_SO,
              "tt_metal/fabric (a CCL on more than one chip routes over fabric; tt-metal's "
              "multi-chip examples call ttnn.set_fabric_config(FABRIC_1D) before opening the mesh)",
