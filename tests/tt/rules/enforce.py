@@ -43,8 +43,11 @@ class Rule:
 def _extracted() -> tuple[dict[str, list[Rule]], list[dict]]:
     """Extracted rules by op, and the rules no mapping entry covers."""
     rules: dict[str, list[Rule]] = {}
-    unmapped = []
+    unmapped, seen = [], set()
     for entry in json.loads(Path(TABLE).read_text()):
+        if (entry["op"], entry["key"]) in seen:  # one rule written in several files
+            continue
+        seen.add((entry["op"], entry["key"]))
         mapped = MAPPING.get(entry["op"], {}).get(entry["key"])
         if mapped is None:
             unmapped.append(entry)
