@@ -13,7 +13,7 @@ ttnn = pytest.importorskip("ttnn")
 import torch  # noqa: E402
 
 from tests.distributed.mesh_golden import MeshGoldenTTNN  # noqa: E402
-from tests.tt.golden import GoldenTTNN, HarnessViolation  # noqa: E402
+from tests.tt.golden import GoldenTTNN, HarnessViolation, HostTensor  # noqa: E402
 from tests.tt.rules import extract  # noqa: E402
 from tests.tt.rules.enforce import RECORD_PATH, UNMAPPED  # noqa: E402
 from tests.tt.rules.mapping import MAPPING  # noqa: E402
@@ -140,6 +140,18 @@ def test_float32_moreh_logsoftmax_needs_fp32_accumulation(harness):
         harness.moreh_logsoftmax(x, 1)
     config = ttnn.WormholeComputeKernelConfig(fp32_dest_acc_en=True)
     harness.moreh_logsoftmax(x, 1, compute_kernel_config=config)
+
+
+def test_bfloat8_b_tensors_stay_tiled(harness):
+    x = HostTensor(torch.ones(32, 32), ttnn.bfloat8_b, ttnn.TILE_LAYOUT)  # as the device holds it
+    with pytest.raises(HarnessViolation, match="Layout must be Layout::TILE for bfloat8_b"):
+        harness.to_layout(x, ttnn.ROW_MAJOR_LAYOUT)
+
+
+def test_float_functions_get_float_tensors(harness):
+    x = harness.upload(torch.ones(32, 32, dtype=torch.int32), ttnn.int32)
+    with pytest.raises(HarnessViolation, match="does not support integer input dtype"):
+        harness.exp(x)
 
 
 def test_sharded_memory_configs_are_refused(harness):

@@ -16,6 +16,8 @@ import ttnn
 from tests.tt.rules.predicates import TILE, Call, Check
 
 TTNN_SO, METAL_SO = "_ttnncpp.so", "libtt_metal.so"
+FLOAT_UNARY = ("exp", "log", "tanh", "rsqrt", "sqrt", "silu", "gelu")
+BLOCK_FLOATS = (ttnn.bfloat8_b, ttnn.bfloat4_b)
 BINARY = ("add", "subtract", "multiply", "divide", "multiply_", "add_", "subtract_",
           "divide_", "eq", "ne", "ge")
 
@@ -83,6 +85,18 @@ def _bmm_batches(call: Call) -> bool:
         return True
     width = max(len(a), len(b))
     return (1,) * (width - len(a)) + a == (1,) * (width - len(b)) + b
+
+
+def _block_float_tiled(call: Call) -> bool:
+    """A bfloat8_b/bfloat4_b tensor exists in TILE layout only (to_layout, from_torch)."""
+    source = call["tensor"]
+    dtype = call["dtype"] or getattr(source, "dtype", None)
+    return dtype not in BLOCK_FLOATS or call["layout"] == ttnn.TILE_LAYOUT
+
+
+def _typecast_output(call: Call) -> bool:
+    target = call["dtype"] if call.has("dtype") else call["output_dtype"]
+    return not call.has("output_tensor") or call["output_tensor"].dtype == target
 
 
 EMB_DEV = "ttnn/cpp/ttnn/operations/embedding/device/embedding_device_operation.cpp"
@@ -165,6 +179,18 @@ HAND_RULES: tuple[HandRule, ...] = (
              "ttnn/cpp/ttnn/operations/matmul/device/matmul_device_operation.cpp (the batch "
              "exception needs a 1-D mcast program config the backend does not pass)",
              Check(_bmm_batches)),
+    HandRule(("to_layout", "from_torch"), "Layout must be Layout::TILE for bfloat8_b or bfloat4_b!",
+             TTNN_SO, "ttnn/cpp/ttnn/tensor (tensor layout of block-float dtypes)",
+             Check(_block_float_tiled)),
+    HandRule(("typecast",), "Preallocated output tensor dtype {} does not match the "
+             "typecast/bitcast target dtype {}.", TTNN_SO,
+             "ttnn/cpp/ttnn/operations/copy/typecast/typecast.cpp", Check(_typecast_output)),
+    HandRule(FLOAT_UNARY, "Unary: {} does not support integer input dtype {}", TTNN_SO,
+             "ttnn/cpp/ttnn/operations/eltwise/unary/device/unary_device_operation.cpp (its "
+             "per-op integer table, unary_op_supports_integer_dtype, is not shipped: the "
+             "harness gives these float-only functions float tensors only)",
+             Check(lambda c: c["input_tensor"].dtype in (ttnn.bfloat16, ttnn.float32,
+                                                        ttnn.bfloat8_b)), harness=True),
     HandRule(("all_reduce",), "fabric_config != tt_fabric::FabricConfig::DISABLED", METAL_SO,
              "tt_metal/fabric (a CCL on more than one chip routes over fabric; tt-metal's "
              "multi-chip examples call ttnn.set_fabric_config(FABRIC_1D) before opening the mesh)",
