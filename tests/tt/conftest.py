@@ -56,6 +56,7 @@ def _rule_coverage(terminalreporter, called: set[str]) -> None:
               f"{counts['harness']}" + (f" [broken: {broken}]" if broken else ""))
     bare = sorted(op for op, counts in enforce.coverage(called).items() if not counts)
     write(f"  ops without a rule: {', '.join(bare) or '-'}")
+    write("  each rule and how it is checked: python -m tests.tt.rules.report --rules")
     if enforce.UNMAPPED:
         write(f"  extracted rules without a mapping: {len(enforce.UNMAPPED)} "
               "(see tests/tt/rules/test_rules.py)")

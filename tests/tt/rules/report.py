@@ -1,7 +1,8 @@
-"""Render recorded rule violations (TT_RULES_RECORD=path pytest ...) as a markdown table.
+"""Markdown reports: recorded rule violations, or every rule the harness knows per op.
 
     TT_RULES_RECORD=/tmp/v.jsonl python -m pytest tests/tt ...
     python -m tests.tt.rules.report /tmp/v.jsonl > violations.md
+    python -m tests.tt.rules.report --rules          # each op's rules: how each is checked
 """
 
 from __future__ import annotations
@@ -32,6 +33,25 @@ def render(lines: list[str]) -> str:
     return "\n".join(out) + "\n"
 
 
+def rules_table() -> str:
+    """Every rule of every op, with how the harness checks it (or why it does not)."""
+    from tests.tt.rules.enforce import RULES
+
+    out = []
+    for op in sorted(RULES):
+        out += [f"## {op}", "", "| rule | source | checked |", "| --- | --- | --- |"]
+        for rule in RULES[op]:
+            how = f"no: {rule.skip}" if rule.check is None else \
+                "yes (after the call)" if rule.check.after else "yes"
+            out.append(f"| `{rule.text}` | {rule.source} | {how}"
+                       + (" (harness)" if rule.origin == "harness" else "") + " |")
+        out.append("")
+    return "\n".join(out)
+
+
 if __name__ == "__main__":
-    with open(sys.argv[1]) as handle:
-        sys.stdout.write(render(handle.readlines()))
+    if sys.argv[1] == "--rules":
+        sys.stdout.write(rules_table())
+    else:
+        with open(sys.argv[1]) as handle:
+            sys.stdout.write(render(handle.readlines()))
