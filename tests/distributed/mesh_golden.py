@@ -17,7 +17,16 @@ from typing import Any
 import torch
 import ttnn
 
-from tests.tt.golden import GoldenOp, GoldenTTNN, HarnessViolation, HostDevice, HostTensor
+from tests.tt.golden import (
+    SESSION_CALLS,
+    GoldenOp,
+    GoldenTTNN,
+    HarnessViolation,
+    HostDevice,
+    HostTensor,
+    check_rules,
+)
+from tests.tt.rules.predicates import Call
 from tests.tt.signatures import check_call
 
 CCL_DTYPES = (ttnn.bfloat16, ttnn.bfloat8_b, ttnn.float32)
@@ -121,12 +130,11 @@ class _MeshOp:
 
     def _all_reduce(self, tensor: MeshTensor, **kwargs: Any) -> MeshTensor:
         check_call("all_reduce", self.op.real, (tensor,), kwargs)
+        check_rules(Call("all_reduce", self.op.real, (tensor,), kwargs, self.harness))
         self.harness.calls["all_reduce"] += 1
+        SESSION_CALLS["all_reduce"] += 1
         if not isinstance(tensor, MeshTensor):
             raise HarnessViolation(f"ttnn.all_reduce needs a mesh tensor, got {tensor!r}")
-        if self.harness.fabric == ttnn.FabricConfig.DISABLED:
-            raise HarnessViolation("ttnn.all_reduce on a mesh needs fabric: call "
-                                   "ttnn.set_fabric_config(FABRIC_1D) before open_mesh_device")
         first = tensor.shards[0]
         if first.value.dim() < 2 or first.dtype not in CCL_DTYPES:
             raise HarnessViolation(f"ttnn.all_reduce takes rank >= 2 {CCL_DTYPES} tensors, "

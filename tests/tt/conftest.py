@@ -39,3 +39,36 @@ def pytest_terminal_summary(terminalreporter):
           f"{len(used) - len(harness)}; golden written in tests/tt/golden.py: {len(harness)}")
     write(f"  without a usable ttnn golden: {', '.join(harness) or '-'}")
     write(f"  ops: {', '.join(used)}")
+    _rule_coverage(terminalreporter, set(used))
+
+
+def _rule_coverage(terminalreporter, called: set[str]) -> None:
+    """Per op the backend called: the ttnn device rules the harness enforced (tests/tt/rules)."""
+    from tests.tt.rules import enforce
+
+    write = terminalreporter.write_line
+    terminalreporter.section("tt device-rule coverage (ttnn 0.81.1)")
+    write("per op: enforced from the wheel's sources / reasoned out of them (skipped) / "
+          "hand-kept from its binaries / harness-only; [broken: calls that broke a rule]")
+    for op, counts in enforce.coverage(called).items():
+        broken = sum(n for (name, _), n in enforce.SESSION_BROKEN.items() if name == op)
+        write(f"  {op}: {counts['enforced']} / {counts['skipped']} / {counts['hand']} / "
+              f"{counts['harness']}" + (f" [broken: {broken}]" if broken else ""))
+    bare = sorted(op for op, counts in enforce.coverage(called).items() if not counts)
+    write(f"  ops without a rule: {', '.join(bare) or '-'}")
+    write("  each rule and how it is checked: python -m tests.tt.rules.report --rules")
+    if enforce.UNMAPPED:
+        write(f"  extracted rules without a mapping: {len(enforce.UNMAPPED)} "
+              "(see tests/tt/rules/test_rules.py)")
+
+
+def pytest_sessionfinish(session):
+    """With TT_RULES_RECORD set, write the recorded rule violations (one JSON per line)."""
+    enforce = sys.modules.get("tests.tt.rules.enforce")
+    if enforce is None or not enforce.RECORD_PATH:
+        return
+    import json
+
+    with open(enforce.RECORD_PATH, "w") as out:
+        for violation in enforce.RECORDED:
+            out.write(json.dumps(violation) + "\n")

@@ -2,8 +2,8 @@
 
 `GoldenTTNN` stands in for the `ttnn` module given to `TTBackend`. An operation call
   1. is bound against the installed wheel's real signature (a wrong keyword fails),
-  2. is checked against the layout/dtype/shape rules the real kernel validates
-     (`PRECONDITIONS`, each citing its source),
+  2. is checked against the device rules the real op validates (tests/tt/rules: extracted
+     from the wheel's bundled C++ sources, or kept by hand citing the wheel's binaries),
   3. runs `ttnn.get_golden_function(op)` (Tenstorrent's torch reference) on host torch
      tensors standing in for device tensors (`HostTensor`), or a golden written here
      from ttnn's documented semantics where the wheel has none (`HARNESS_GOLDENS`),
@@ -23,6 +23,8 @@ from typing import Any
 import torch
 import ttnn
 
+from tests.tt.rules.enforce import enforce
+from tests.tt.rules.predicates import Call
 from tests.tt.signatures import check_call
 
 TILE = 32
@@ -70,7 +72,7 @@ class HostDevice:
 
 
 class HarnessViolation(AssertionError):
-    """A call the real kernel would reject (see PRECONDITIONS)."""
+    """A call the real kernel would reject (see tests/tt/rules)."""
 
 
 # ---------------------------------------------------------------------- goldens written here
@@ -110,7 +112,6 @@ OUTPUT_KEYWORDS = {
 IN_PLACE_ARG = {"copy": 1, "multiply_": 0, "add_": 0, "subtract_": 0, "divide_": 0}
 #: ops that take ROW_MAJOR tensors (every other op is given TILE tensors only)
 ROW_MAJOR_OK = {"embedding", "embedding_bw", "to_layout", "pad", "typecast", "to_torch"}
-BINARY = {"add", "subtract", "multiply", "divide", "multiply_", "add_", "eq", "ne", "ge"}
 
 
 # ---------------------------------------------------------------------- preconditions
@@ -134,108 +135,23 @@ def _tensors(args: tuple, kwargs: dict) -> list[HostTensor]:
     return found
 
 
-def _pad(args, kwargs):
-    # On a TILE tensor ttnn.pad extends the tile-padded shape, by whole tiles, at the end
-    # only (pad.cpp; host runs reject front padding, see test_contract.py), unlike the
-    # golden's torch pad of the logical shape. ROW_MAJOR pads the logical shape.
-    tensor = args[0]
-    _require(tensor.layout == ttnn.ROW_MAJOR_LAYOUT,
-             f"ttnn.pad of a TILE tensor {tensor} does not pad its logical shape")
+def check_rules(call: Call, after: bool = False) -> None:
+    """Fail on the ttnn device rules `call` breaks (tests/tt/rules: from the wheel's sources)."""
+    messages = enforce(call, after)
+    if messages:
+        raise HarnessViolation("\n".join(messages))
 
 
-def _embedding(args, kwargs):
-    ids = args[0]
-    _require(ids.dtype == ttnn.uint32 and ids.layout == ttnn.ROW_MAJOR_LAYOUT,
-             f"ttnn.embedding validates uint32 ROW_MAJOR indices, got {ids}")
-
-
-def _embedding_bw(args, kwargs):
-    # embedding_backward_device_operation.cpp: index uint32 ROW_MAJOR [B,1,1,S] with
-    # S % 32 == 0; grad TILE bfloat16 [1, 1, B*S, D] with D % 32 == 0.
-    ids, _, grad = args[:3]
-    _require(ids.dtype == ttnn.uint32 and ids.layout == ttnn.ROW_MAJOR_LAYOUT,
-             f"ttnn.embedding_bw: index must be uint32 ROW_MAJOR, got {ids}")
-    _require(ids.value.shape[-1] % TILE == 0,
-             f"ttnn.embedding_bw: index columns must be a multiple of 32, got {ids}")
-    shape = tuple(grad.value.shape)
-    _require(len(shape) == 4 and shape[:2] == (1, 1) and shape[-1] % TILE == 0
-             and shape[2] == ids.value.numel() and grad.dtype == ttnn.bfloat16,
-             f"ttnn.embedding_bw: grad must be bfloat16 [1, 1, {ids.value.numel()}, 32k], "
-             f"got {grad}")
-
-
-def _nll_loss(args, kwargs):
-    # moreh_nll_loss_step2_device_operation.cpp: input bfloat16 TILE, target int32 TILE.
-    logits, target = args[0], args[1]
-    _require(logits.dtype == ttnn.bfloat16, f"moreh_nll_loss: input must be bfloat16: {logits}")
-    _require(target.dtype == ttnn.int32, f"moreh_nll_loss: target must be int32: {target}")
-
-
-def _nll_loss_backward(args, kwargs):
-    _require(args[0].dtype == ttnn.int32, f"moreh_nll_loss_backward: int32 target: {args[0]}")
-    _require(kwargs.get("input_grad_tensor") is not None,
-             "moreh_nll_loss_backward needs a preallocated input_grad_tensor")
-
-
-def _bf16_only(name):
-    # moreh_layer_norm{,_backward}_device_operation.cpp: check_tensor(..., BFLOAT16).
-    def check(args, kwargs):
-        for tensor in _tensors(args, kwargs):
-            _require(tensor.dtype == ttnn.bfloat16, f"{name} supports bfloat16 only: {tensor}")
-    return check
-
-
-def _rotary(args, kwargs):
-    # rotary_embedding_device_operation.cpp: X % 64 == 0, cos [1, 1, >= S, X].
-    x, cos, sin = args[:3]
-    seq, width = x.value.shape[-2:]
-    _require(width % (2 * TILE) == 0, f"rotary_embedding: head dim {width} not a multiple of 64")
-    for table in (cos, sin):
-        shape = tuple(table.value.shape)
-        _require(len(shape) == 4 and shape[:2] == (1, 1) and shape[3] == width
-                 and shape[2] >= seq, f"rotary_embedding: table {shape} for input {x}")
-
-
-def _sdpa(args, kwargs):
-    # The op docs: [b, nqh, s, dh] / [b, nkv, s, dh]; is_causal excludes attn_mask; the
-    # mask is 4-D; the kernel runs whole chunks (multiples of 32 rows).
-    q, k = args[0], args[1]
-    mask = kwargs.get("attn_mask")
-    _require(not (mask is not None and kwargs.get("is_causal", True)),
-             "scaled_dot_product_attention: attn_mask needs is_causal=False")
-    for t in (q, k):
-        _require(t.value.shape[-2] % TILE == 0, f"scaled_dot_product_attention: seq of {t} "
-                                                "is not a multiple of 32")
-    if mask is not None:
-        _require(mask.value.dim() == 4, f"scaled_dot_product_attention: mask {mask} not 4-D")
-
-
-def _same_dtype(name):
-    def check(args, kwargs):
-        dtypes = {t.dtype for t in _tensors(args[:2], {})}
-        _require(len(dtypes) <= 1, f"ttnn.{name}: operands have different dtypes {dtypes}")
-    return check
-
-
-def _on_open_device(args, kwargs):
-    device = kwargs.get("device")
-    _require(isinstance(device, HostDevice) and device.open,
-             f"from_torch: expected an open device, got {device!r}")
-
-
-PRECONDITIONS = {
-    "pad": _pad,
-    "embedding": _embedding,
-    "embedding_bw": _embedding_bw,
-    "moreh_nll_loss": _nll_loss,
-    "moreh_nll_loss_backward": _nll_loss_backward,
-    "moreh_layer_norm": _bf16_only("moreh_layer_norm"),
-    "moreh_layer_norm_backward": _bf16_only("moreh_layer_norm_backward"),
-    "experimental.rotary_embedding": _rotary,
-    "transformer.scaled_dot_product_attention": _sdpa,
-    "from_torch": _on_open_device,
-    **{name: _same_dtype(name) for name in BINARY},
-}
+# tt-metal's fabric rules, verbatim from the wheel's libtt_metal.so
+FABRIC_SOURCE = "libtt_metal.so: tt_metal/fabric, SetFabricConfig / MeshDevice open"
+FABRIC_ONE_CHIP = ("Fabric config {} requires at least 2 participating chips, but the opened mesh "
+                   "has {} local device(s) on a single host. Either open a larger mesh (e.g. a "
+                   "MeshShape with >= 2 devices) or call SetFabricConfig(FabricConfig::DISABLED) "
+                   "before opening a 1-chip mesh.")
+FABRIC_WHILE_OPEN = ("SetFabricConfig({}) is not allowed while devices are still open: it would "
+                     "reinitialize the control plane underneath running fabric kernels and dangle "
+                     "the ControlPlane& held by the fabric firmware initializer. Close the mesh "
+                     "device before changing the fabric config to a non-DISABLED value.")
 
 
 # ---------------------------------------------------------------------- program keys
@@ -313,8 +229,8 @@ class GoldenOp:
             for tensor in _tensors(args, kwargs):
                 _require(tensor.layout == ttnn.TILE_LAYOUT,
                          f"ttnn.{name} is given a {tensor.layout} tensor {tensor}")
-        if name in PRECONDITIONS:
-            PRECONDITIONS[name](args, kwargs)
+        call = Call(name, self.real, args, kwargs, self.harness)
+        check_rules(call)
         self.harness.calls[name] += 1
         if name not in HOST_TRANSFERS:
             self.harness.program_keys.add(program_key(name, args, kwargs))
@@ -333,7 +249,9 @@ class GoldenOp:
             result = golden(*host_args, **host_kwargs)
         if name in HOST_RESULTS:
             return result.detach().clone()
-        return self._outputs(result, args, kwargs)
+        call.result = self._outputs(result, args, kwargs)
+        check_rules(call, after=True)
+        return call.result
 
     def _outputs(self, result: Any, args: tuple, kwargs: dict) -> Any:
         names = OUTPUT_KEYWORDS.get(self.name)
@@ -404,7 +322,9 @@ class GoldenTTNN:
         self._arch, self._devices = arch, devices
         self._device: HostDevice | None = None
         self._ops: dict[str, GoldenOp] = {}
-        self.fabric = ttnn.FabricConfig.DISABLED
+        #: the FabricConfig last set (None: never), and the one in force when the mesh opened
+        self.fabric: Any = None
+        self.fabric_at_open: Any = None
 
     def resolve(self, name: str) -> Any:
         real = ttnn
@@ -436,17 +356,20 @@ class GoldenTTNN:
         self._device_call("get_arch_name")
         return self._arch
 
+    def set_fabric_config(self, config: Any, *args: Any, **kwargs: Any) -> None:
+        self._device_call("set_fabric_config", config, *args, **kwargs)
+        _require(not (self.device_open and config != ttnn.FabricConfig.DISABLED),
+                 f"{FABRIC_WHILE_OPEN.format(config)} ({FABRIC_SOURCE})")
+        self.fabric = config
+
     def open_mesh_device(self, *args: Any, **kwargs: Any) -> HostDevice:
         self._device_call("open_mesh_device", *args, **kwargs)
         _require(self._device is None or not self._device.open, "a device is already open")
+        _require(self._devices > 1 or self.fabric in (None, ttnn.FabricConfig.DISABLED),
+                 f"{FABRIC_ONE_CHIP.format(self.fabric, self._devices)} ({FABRIC_SOURCE})")
+        self.fabric_at_open = self.fabric
         self._device = HostDevice(kwargs.get("mesh_shape", args[0] if args else None))
         return self._device
-
-    def set_fabric_config(self, config: Any, *args: Any, **kwargs: Any) -> None:
-        # tt-metal sets fabric before a mesh opens and resets it after the mesh closes
-        self._device_call("set_fabric_config", config, *args, **kwargs)
-        _require(not self.device_open, "set_fabric_config while a mesh device is open")
-        self.fabric = config
 
     def close_mesh_device(self, device: HostDevice) -> None:
         self._device_call("close_mesh_device", device)

@@ -1,0 +1,198 @@
+"""Device rules of the ops whose C++ the wheel does not ship, kept by hand.
+
+Each row cites a message (or a stringified TT_FATAL condition) that occurs verbatim in
+the installed wheel's binaries (`_ttnncpp.so`, `libtt_metal.so`; test_rules.py checks it
+is there) and the tt-metal source it comes from. Rows marked `harness` are not a device
+rule but what the harness needs to stand in for one faithfully (said why).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import ttnn
+
+from tests.tt.rules.predicates import TILE, Call, Check
+
+TTNN_SO, METAL_SO = "_ttnncpp.so", "libtt_metal.so"
+FLOAT_UNARY = ("exp", "log", "tanh", "rsqrt", "sqrt", "silu", "gelu")
+BLOCK_FLOATS = (ttnn.bfloat8_b, ttnn.bfloat4_b)
+BINARY = ("add", "subtract", "multiply", "divide", "multiply_", "add_", "subtract_",
+          "divide_", "eq", "ne", "ge")
+
+
+@dataclass(frozen=True)
+class HandRule:
+    """One hand-kept rule: the ops it covers, its message in `binary` ("" for a harness row,
+    whose `source` says why the harness needs it), its source."""
+
+    ops: tuple[str, ...]
+    message: str
+    binary: str
+    source: str
+    check: Check
+    harness: bool = False
+
+
+def _embedding_bw_index(call: Call) -> bool:
+    return call["input_tensor"].value.shape[-1] % TILE == 0
+
+
+def _embedding_bw_grad_rows(call: Call) -> bool:
+    grad = tuple(call["output_gradient_tensor"].value.shape)
+    return len(grad) == 4 and grad[2] == call["input_tensor"].value.numel()
+
+
+def _rotary_tables(call: Call) -> bool:
+    x = call["input_tensor"].value.shape
+    return all(tuple(t.value.shape)[:2] == (1, 1) and t.value.shape[-1] == x[-1]
+               for t in (call["cos_cache"], call["sin_cache"]))
+
+
+def _sdpa_chunks(call: Call) -> bool:
+    return all(call[n].value.shape[-2] % TILE == 0 for n in ("input_tensor_q", "input_tensor_k"))
+
+
+def _sdpa_mask(call: Call) -> bool:
+    mask = call["attn_mask"]
+    return mask is None or (mask.value.dim() == 4 and mask.value.shape[-2] % TILE == 0)
+
+
+def _mesh_devices(call: Call) -> int:
+    return math.prod(call.harness.mesh_shape) if hasattr(call.harness, "mesh_shape") else 1
+
+
+def _fabric_for_ccl(call: Call) -> bool:
+    harness = call.harness
+    return _mesh_devices(call) == 1 or harness.fabric_at_open not in (None, ttnn.FabricConfig.DISABLED)
+
+
+def _same_dtypes(call: Call) -> bool:
+    operands = [call[n] for n in ("input_tensor_a", "input_tensor_b", "input_a", "input_b")]
+    return len({t.dtype for t in operands if hasattr(t, "dtype")}) <= 1
+
+
+def _on_open_device(call: Call) -> bool:
+    device = call["device"]
+    return device is not None and getattr(device, "open", False)
+
+
+def _bmm_batches(call: Call) -> bool:
+    """A second operand with batch dims > 1 needs the first's batch dims equal to them."""
+    a, b = (tuple(call[n].value.shape[:-2]) for n in ("input_tensor_a", "input_tensor_b"))
+    if math.prod(b) <= 1:
+        return True
+    width = max(len(a), len(b))
+    return (1,) * (width - len(a)) + a == (1,) * (width - len(b)) + b
+
+
+def _block_float_tiled(call: Call) -> bool:
+    """A bfloat8_b/bfloat4_b tensor exists in TILE layout only (to_layout, from_torch)."""
+    source = call["tensor"]
+    dtype = call["dtype"] or getattr(source, "dtype", None)
+    return dtype not in BLOCK_FLOATS or call["layout"] == ttnn.TILE_LAYOUT
+
+
+def _typecast_output(call: Call) -> bool:
+    target = call["dtype"] if call.has("dtype") else call["output_dtype"]
+    return not call.has("output_tensor") or call["output_tensor"].dtype == target
+
+
+EMB_DEV = "ttnn/cpp/ttnn/operations/embedding/device/embedding_device_operation.cpp"
+EMB_BW_DEV = ("ttnn/cpp/ttnn/operations/embedding_backward/device/"
+              "embedding_backward_device_operation.cpp")
+ROTARY_DEV = ("ttnn/cpp/ttnn/operations/experimental/transformer/rotary_embedding/device/"
+              "rotary_embedding_device_operation.cpp")
+BMM_MESSAGE = ("bmm (non-bcast matmul) expects input tensors of shapes BCMK*BCKN=BCMN or batch "
+               "dimension {} mismatch: a={} vs b={} (dimension mismatch only allowed when all "
+               "batch dimensions of a are size 1 and using "
+               "MatmulMultiCoreReuseMultiCast1DProgramConfig with fuse_batch=false, "
+               "fused_activation=none, mcast_in0=false, and non-sharded inputs for in0 reuse "
+               "optimization)")
+SDPA_DEV = "ttnn/cpp/ttnn/operations/transformer/sdpa/device/sdpa_device_operation.cpp"
+
+HAND_RULES: tuple[HandRule, ...] = (
+    HandRule(("embedding",), "Weights tensor must have BFLOAT16 dtype", TTNN_SO, EMB_DEV,
+             Check(lambda c: c["weight"].dtype == ttnn.bfloat16)),
+    HandRule(("embedding",), "Input must be UINT32 or BFLOAT16", TTNN_SO, EMB_DEV,
+             Check(lambda c: c["input_tensor"].dtype in (ttnn.uint32, ttnn.bfloat16))),
+    HandRule(("embedding_bw",), "Index tensor layout must be ROW_MAJOR but got {}", TTNN_SO,
+             EMB_BW_DEV, Check(lambda c: c["input_tensor"].layout == ttnn.ROW_MAJOR_LAYOUT)),
+    HandRule(("embedding_bw",), "Index tensor must be UINT32 or BFLOAT16", TTNN_SO, EMB_BW_DEV,
+             Check(lambda c: c["input_tensor"].dtype in (ttnn.uint32, ttnn.bfloat16))),
+    HandRule(("embedding_bw",), "Number of columns in the index tensor must be divisible by "
+             "tile width", TTNN_SO, EMB_BW_DEV, Check(_embedding_bw_index)),
+    HandRule(("embedding_bw",), "Gradient tensor layout must be TILE but got {}", TTNN_SO,
+             EMB_BW_DEV,
+             Check(lambda c: c["output_gradient_tensor"].layout == ttnn.TILE_LAYOUT)),
+    HandRule(("embedding_bw",), "Output gradient tensor must be BFLOAT16 or BFLOAT8_B", TTNN_SO,
+             EMB_BW_DEV, Check(lambda c: c["output_gradient_tensor"].dtype
+                               in (ttnn.bfloat16, ttnn.bfloat8_b))),
+    HandRule(("embedding_bw",), "First two dimensions for the gradient tensor must be 1, but "
+             "found {} && {}.", TTNN_SO, EMB_BW_DEV,
+             Check(lambda c: tuple(c["output_gradient_tensor"].value.shape)[:2] == (1, 1))),
+    HandRule(("embedding_bw",), "Number of columns in the gradient tensor must be divisible by "
+             "tile width", TTNN_SO, EMB_BW_DEV,
+             Check(lambda c: c["output_gradient_tensor"].value.shape[-1] % TILE == 0)),
+    HandRule(("embedding_bw",), "Number of rows in gradient tensor must be equal to number of "
+             "indices in index tensor", TTNN_SO, EMB_BW_DEV, Check(_embedding_bw_grad_rows)),
+    HandRule(("rms_norm",), "ttnn::rms_norm does not support ROW_MAJOR input tensors. Use TILE "
+             "layout.", TTNN_SO, "ttnn/cpp/ttnn/operations/normalization/rmsnorm/rmsnorm.cpp",
+             Check(lambda c: c["input_tensor"].layout == ttnn.TILE_LAYOUT)),
+    HandRule(("experimental.rotary_embedding",), "Inputs to rotary embedding must be tilized",
+             TTNN_SO, ROTARY_DEV,
+             Check(lambda c: c["input_tensor"].layout == ttnn.TILE_LAYOUT)),
+    HandRule(("experimental.rotary_embedding",), "Input X dim must be divisible into tiles",
+             TTNN_SO, ROTARY_DEV,
+             Check(lambda c: c["input_tensor"].value.shape[-1] % (2 * TILE) == 0)),
+    HandRule(("experimental.rotary_embedding",), "Cos dims must match input dims", TTNN_SO,
+             ROTARY_DEV, Check(_rotary_tables)),
+    HandRule(("experimental.rotary_embedding",), "Cos seq_len must be >= input seq_len. Input "
+             "seq_len: {}, Cos seq_len: {}.", TTNN_SO, ROTARY_DEV,
+             Check(lambda c: c["cos_cache"].value.shape[-2]
+                   >= c["input_tensor"].value.shape[-2])),
+    HandRule(("transformer.scaled_dot_product_attention",),
+             "!(attrs.is_causal && tensors.attn_mask.has_value())", TTNN_SO, SDPA_DEV,
+             Check(lambda c: not (c.has("attn_mask") and c["is_causal"] in (None, True)))),
+    HandRule(("transformer.scaled_dot_product_attention",),
+             "Mask sequence length must be multiple of chunk size, got: {} and {}", TTNN_SO,
+             SDPA_DEV, Check(_sdpa_mask)),
+    HandRule(("transformer.scaled_dot_product_attention",),
+             "q and k sequences are whole 32-row chunks", "",
+             "harness: the kernel runs whole q/k chunks of the tile-padded sequence, the golden "
+             "the logical one; the two agree only on aligned sequences", Check(_sdpa_chunks),
+             harness=True),
+    HandRule(BINARY, "ttnn::operations::binary::utils::is_dtype_combination_supported( "
+             "attributes.binary_op_type, input_tensor_a.dtype(), dtype_b)", TTNN_SO,
+             "ttnn/cpp/ttnn/operations/eltwise/binary_ng/device/binary_ng_device_operation.cpp "
+             "(its dtype table is not shipped: the harness requires equal operand dtypes)",
+             Check(_same_dtypes), harness=True),
+    HandRule(("pad",), "ttnn.pad pads the logical shape only in ROW_MAJOR", "",
+             "harness: on a TILE tensor ttnn.pad extends the tile-padded shape by whole tiles "
+             "(pad.cpp:372), unlike the golden's torch pad of the logical shape",
+             Check(lambda c: c["input_tensor"].layout == ttnn.ROW_MAJOR_LAYOUT), harness=True),
+    HandRule(("from_torch",), "from_torch uploads to the open device", "",
+             "harness: every HostTensor stands for a device tensor, so an upload names the open "
+             "device", Check(_on_open_device), harness=True),
+    HandRule(("matmul", "linear"), BMM_MESSAGE, TTNN_SO,
+             "ttnn/cpp/ttnn/operations/matmul/device/matmul_device_operation.cpp (the batch "
+             "exception needs a 1-D mcast program config the backend does not pass)",
+             Check(_bmm_batches)),
+    HandRule(("to_layout", "from_torch"), "Layout must be Layout::TILE for bfloat8_b or bfloat4_b!",
+             TTNN_SO, "ttnn/cpp/ttnn/tensor (tensor layout of block-float dtypes)",
+             Check(_block_float_tiled)),
+    HandRule(("typecast",), "Preallocated output tensor dtype {} does not match the "
+             "typecast/bitcast target dtype {}.", TTNN_SO,
+             "ttnn/cpp/ttnn/operations/copy/typecast/typecast.cpp", Check(_typecast_output)),
+    HandRule(FLOAT_UNARY, "Unary: {} does not support integer input dtype {}", TTNN_SO,
+             "ttnn/cpp/ttnn/operations/eltwise/unary/device/unary_device_operation.cpp (its "
+             "per-op integer table, unary_op_supports_integer_dtype, is not shipped: the "
+             "harness gives these float-only functions float tensors only)",
+             Check(lambda c: c["input_tensor"].dtype in (ttnn.bfloat16, ttnn.float32,
+                                                        ttnn.bfloat8_b)), harness=True),
+    HandRule(("all_reduce",), "fabric_config != tt_fabric::FabricConfig::DISABLED", METAL_SO,
+             "tt_metal/fabric (a CCL on more than one chip routes over fabric; tt-metal's "
+             "multi-chip examples call ttnn.set_fabric_config(FABRIC_1D) before opening the mesh)",
+             Check(_fabric_for_ccl)),
+)
