@@ -6,7 +6,7 @@ import pytest
 import torch
 
 pytestmark = pytest.mark.tt
-pytest.importorskip("ttnn")
+ttnn = pytest.importorskip("ttnn")
 
 import ttcustom as tc  # noqa: E402
 from tests.distributed.ddp_worker import build_model, micro_batch, params_of  # noqa: E402
@@ -146,3 +146,14 @@ def test_the_trainer_on_a_1x2_mesh_loads_a_batch_per_device_and_trains_like_one_
         reference.state.history["val"][-1][1], rel=1e-5)
     for name, value in trained.items():
         torch.testing.assert_close(value, expected[name], rtol=1e-4, atol=1e-5, msg=name)
+
+
+def test_a_mesh_opens_with_1d_fabric_and_resets_it_after_closing():
+    """all_reduce needs fabric set before open_mesh_device; one chip never touches it."""
+    harness = MeshGoldenTTNN((1, 2))
+    TTBackend(ttnn=harness, mesh_shape=(1, 2)).close()
+    assert harness.fabric_at_open == ttnn.FabricConfig.FABRIC_1D
+    assert harness.fabric == ttnn.FabricConfig.DISABLED
+    single = GoldenTTNN()
+    TTBackend(ttnn=single).close()
+    assert single.calls["set_fabric_config"] == 0

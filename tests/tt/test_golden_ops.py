@@ -60,3 +60,14 @@ def test_inference_attention_uses_fused_sdpa(case, dtype, golden_backend, refere
         _close(out, ref, "output")
     else:
         _correlated(out, ref, "output")
+
+
+def test_float32_embedding_is_exact_through_bfloat16_lookups(golden_backend):
+    """ttnn.embedding takes bfloat16 weights only; a float32 table looked up as three
+    bfloat16 parts comes back bit for bit (a plain bfloat16 cast would not)."""
+    table = torch.randn(50, 40, generator=torch.Generator().manual_seed(2))
+    ids = torch.tensor([[3, 0, 49, 17], [17, 8, 8, 1]])
+    out = golden_backend.embedding(golden_backend.upload(ids), golden_backend.upload(table))
+    assert golden_backend.ttnn.calls["embedding"] == 3
+    torch.testing.assert_close(golden_backend.download(out), table[ids], rtol=0, atol=0)
+    assert not torch.equal(table.bfloat16().float()[ids], table[ids])
