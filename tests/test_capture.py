@@ -76,8 +76,10 @@ def test_compiled_steps_match_eager_for_100_steps():
     assert step.stats == {"captures": 1, "replays": 99, "eager": 1}
     torch.testing.assert_close(torch.tensor(losses), torch.tensor(eager_losses),
                                rtol=1e-4, atol=1e-5)
+    # AdamW moves a weight by about lr per step whatever the gradient's size, so a
+    # rounding difference in a near-zero gradient can flip a step: allow a tenth of one
     for k in weights:
-        torch.testing.assert_close(weights[k], eager_weights[k], rtol=1e-3, atol=1e-4)
+        torch.testing.assert_close(weights[k], eager_weights[k], rtol=0, atol=1e-3)
 
 
 def test_the_first_step_runs_eagerly_and_creates_the_optimizer_state():
