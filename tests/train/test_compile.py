@@ -12,8 +12,8 @@ import ttcustom as tc
 from ttcustom.train import Callback, Trainer
 from ttcustom.train.compiled import AUTO_MIN_STEPS, resolve
 
-from .tiny import counting_examples, tiny_config
 from ..test_capture import VOCAB, tiny_llama
+from .tiny import counting_examples, tiny_config
 
 
 class StopAt(Callback):

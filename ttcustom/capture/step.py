@@ -227,6 +227,12 @@ class CapturedStep:
         backend = self.backend
         for p, j in zip(self.params, grads):
             p.grad = None if j is None else Tensor(outputs[j], backend)
+        if getattr(entry["runner"], "reuses_outputs", False):
+            # the next replay overwrites the outputs (a trace, a CUDA graph): the
+            # caller's tensors must outlive it, gradients are consumed within the step
+            returned = set(_indices(result))
+            outputs = [backend.add(o, 0.0) if j in returned else o
+                       for j, o in enumerate(outputs)]
         return _rebuild(result, outputs, backend)
 
     def _fetch(self, source: tuple, args: tuple) -> Any:
@@ -239,6 +245,15 @@ class CapturedStep:
         if kind == "grad":
             return source[1].grad.data
         return self.optimizer.state[source[1]][source[2]].data
+
+
+def _indices(template: Any) -> list[int]:
+    kind, value = template
+    if kind == "tensor":
+        return [value]
+    if kind == "value":
+        return []
+    return [j for v in value for j in _indices(v)]
 
 
 def _rebuild(template: Any, outputs: tuple, backend: Any) -> Any:

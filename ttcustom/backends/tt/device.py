@@ -11,6 +11,8 @@ from importlib import metadata
 from types import ModuleType
 from typing import Any
 
+from ttcustom.backends.tt.trace import TRACE_REGION_BYTES
+
 #: Data-parallel mesh of each board (rows, columns); 2-D shapes come with tensor parallel.
 BOARD_MESH_SHAPES: dict[str, tuple[int, int]] = {
     "N150": (1, 1),
@@ -62,7 +64,8 @@ class TTDevice:
                 f"tt backend: mesh {self.mesh_shape} needs {self.num_devices} devices but the "
                 f"{self.board} board has {available}; pass a smaller mesh_shape"
             )
-        self.mesh = ttnn.open_mesh_device(ttnn.MeshShape(*self.mesh_shape))
+        self.mesh = ttnn.open_mesh_device(ttnn.MeshShape(*self.mesh_shape),
+                                          trace_region_size=TRACE_REGION_BYTES)
         atexit.register(self.close)
         try:
             self.arch = ttnn.get_arch_name()

@@ -1,0 +1,91 @@
+"""Golden mode: a captured step on the tt backend replays as a ttnn trace, one
+`execute_trace` per step, with the numbers of the eager step."""
+
+from __future__ import annotations
+
+import pytest
+
+ttnn = pytest.importorskip("ttnn")
+
+import torch  # noqa: E402
+
+import ttcustom as tc  # noqa: E402
+from tests.tt.golden import GoldenTTNN, HarnessViolation  # noqa: E402
+from tests.tt.test_golden_step import _batch  # noqa: E402
+from tests.tt.tiny_llama import TinyLlama  # noqa: E402
+from ttcustom.backends.tt import TTBackend  # noqa: E402
+from ttcustom.optim import SGD, clip_grad_norm_  # noqa: E402
+
+pytestmark = pytest.mark.tt
+
+STEPS = 4
+
+
+def _train(backend, captured: bool):
+    """Losses of STEPS steps: a traced forward + backward + clip, then an SGD update."""
+    tc.manual_seed(0)
+    model = TinyLlama(device=backend, dtype=torch.float32)
+    optimizer = SGD(model.parameters(), lr=0.1)
+
+    def gradients(input_ids, labels):
+        loss = model(input_ids=input_ids, labels=labels)
+        loss.backward()
+        clip_grad_norm_(model.parameters(), 1.0)
+        return loss
+
+    def update():
+        optimizer.step()
+        optimizer.zero_grad()
+
+    if captured:
+        gradients = tc.compile_step(gradients, model=model, optimizer=optimizer)
+        update = tc.compile_step(update, model=model, optimizer=optimizer)
+    losses, executions = [], []
+    for step in range(STEPS):
+        batch = _batch()
+        before = backend.ttnn.calls["execute_trace"] if captured else 0
+        if captured:
+            loss = gradients(batch["input_ids"], batch["labels"])
+        else:
+            loss = gradients(tc.tensor(batch["input_ids"], backend=backend),
+                             tc.tensor(batch["labels"], backend=backend))
+        update()
+        executions.append(backend.ttnn.calls["execute_trace"] - before if captured else 0)
+        losses.append(loss.item())
+    return losses, executions, gradients
+
+
+@pytest.fixture
+def second_backend():
+    backend = TTBackend(ttnn=GoldenTTNN())
+    yield backend
+    backend.close()
+
+
+def test_a_captured_step_runs_as_one_trace_execution_per_step(golden_backend, second_backend):
+    eager, _, _ = _train(golden_backend, captured=False)
+    losses, executions, step = _train(second_backend, captured=True)
+    # call 1 records (dry) and runs op by op (kernels compile), call 2 records the
+    # trace and executes it, every later call only executes it
+    assert executions == [0, 1, 1, 1]
+    assert losses == eager
+    assert step.stats["replays"] == STEPS
+
+
+def test_a_traced_step_dispatches_only_the_batch_copies_and_the_execution(second_backend):
+    _, _, step = _train(second_backend, captured=True)
+    batch = _batch()
+    calls = second_backend.ttnn.calls
+    calls.clear()
+    step(batch["input_ids"], batch["labels"])
+    ops = {name: n for name, n in calls.items() if name not in ("from_torch",)}
+    assert ops == {"copy": 2, "execute_trace": 1, "add": 1}  # batch copies, trace, loss copy
+
+
+def test_host_transfers_inside_a_trace_capture_are_rejected(golden_backend):
+    T, mesh = golden_backend.ttnn, golden_backend.device.mesh
+    array = golden_backend.full((2, 2), 1.0, torch.float32)
+    trace = T.begin_trace_capture(mesh, cq_id=0)
+    with pytest.raises(HarnessViolation, match="inside a trace capture"):
+        golden_backend.download(array)
+    T.end_trace_capture(mesh, trace, cq_id=0)
