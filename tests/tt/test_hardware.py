@@ -18,6 +18,7 @@ import torch  # noqa: E402
 import ttcustom as tc  # noqa: E402
 from tests.tt.cases import CASES, INFERENCE_CASES, assert_correlated, run  # noqa: E402
 from tests.tt.test_golden_step import _batch, _step, _upload  # noqa: E402
+from tests.tt.test_golden_trace import STEPS, _train  # noqa: E402
 from tests.tt.tiny_llama import TinyLlama  # noqa: E402
 from ttcustom.backends import tt_card_present  # noqa: E402
 from ttcustom.backends.tt import BOARD_MESH_SHAPES  # noqa: E402
@@ -101,3 +102,11 @@ def test_training_step_stays_on_device(card):
         optimizer.step()
         loss.item()
     assert (card.transfers.uploads, card.transfers.downloads) == (2, 1)
+
+
+def test_captured_step_runs_as_one_trace_execution_per_step(card):
+    eager, _, _ = _train(card, captured=False)
+    losses, executions, _ = _train(card, captured=True)
+    assert executions == [0] + [1] * (STEPS - 1)
+    # the trace replays the eager step's kernels: the same numbers up to fp32 reduction order
+    assert losses == pytest.approx(eager, rel=1e-4)
