@@ -7,7 +7,6 @@ uses) so a ttcustom step costs what a PyTorch eager step costs.
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Sequence
 
@@ -75,18 +74,22 @@ def _adamw_update(params, grads, exp_avgs, exp_avg_sqs, step, lr, beta1, beta2, 
         torch._foreach_addcdiv_(params, exp_avgs, denom, -step_size)
 
 
-@functools.cache
+_FLASH_TAKES_GQA: list[bool] = []  # memo (a global list, read as a constant under torch.compile)
+
+
 def _flash_cpu_takes_gqa() -> bool:
     """Whether torch's CPU flash-attention kernels take fewer k/v heads than query heads
     (recent torch), so grouped-query attention needs no repeated copies of k and v."""
-    q, kv = torch.ones(1, 2, 1, 8), torch.ones(1, 1, 1, 8)
-    try:
-        out, lse = _aten._scaled_dot_product_flash_attention_for_cpu(q, kv, kv, 0.0, False)
-        grads = _aten._scaled_dot_product_flash_attention_for_cpu_backward(
-            q, q, kv, kv, out, lse, 0.0, False)
-    except RuntimeError:
-        return False
-    return out.shape == q.shape and grads[1].shape == kv.shape
+    if not _FLASH_TAKES_GQA:
+        q, kv = torch.ones(1, 2, 1, 8), torch.ones(1, 1, 1, 8)
+        try:
+            out, lse = _aten._scaled_dot_product_flash_attention_for_cpu(q, kv, kv, 0.0, False)
+            grads = _aten._scaled_dot_product_flash_attention_for_cpu_backward(
+                q, q, kv, kv, out, lse, 0.0, False)
+            _FLASH_TAKES_GQA.append(out.shape == q.shape and grads[1].shape == kv.shape)
+        except RuntimeError:
+            _FLASH_TAKES_GQA.append(False)
+    return _FLASH_TAKES_GQA[0]
 
 
 class ReferenceBackend(Backend):
