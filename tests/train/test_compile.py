@@ -59,12 +59,23 @@ def test_gradient_accumulation_replays_each_micro_batch(tmp_path):
     assert losses == eager_losses
 
 
-def test_a_resumed_captured_run_matches_an_uninterrupted_one_bit_for_bit(tmp_path):
-    _, whole, whole_weights = train(tmp_path / "whole", "capture")
-    train(tmp_path / "broken", "capture", stop_at=4)
-    _, resumed, weights = train(tmp_path / "broken", "capture", resume=True)
+@pytest.mark.parametrize("mode", ["capture", pytest.param("on", marks=pytest.mark.slow)])
+def test_a_resumed_captured_run_matches_an_uninterrupted_one_bit_for_bit(tmp_path, mode):
+    _, whole, whole_weights = train(tmp_path / "whole", mode)
+    train(tmp_path / "broken", mode, stop_at=4)
+    _, resumed, weights = train(tmp_path / "broken", mode, resume=True)
     assert resumed == whole
     assert all(torch.equal(weights[k], whole_weights[k]) for k in weights)
+
+
+@pytest.mark.slow
+def test_a_compiled_trainer_step_matches_eager_within_rounding(tmp_path):
+    _, eager_losses, _ = train(tmp_path / "eager", "off")
+    trainer, losses, _ = train(tmp_path / "compiled", "on")
+    assert trainer.programs.describe()["forward_backward"]["replays"] == 8
+    assert losses.keys() == eager_losses.keys()
+    for step, loss in losses.items():
+        assert loss == pytest.approx(eager_losses[step], rel=1e-4)
 
 
 @pytest.mark.parametrize("setting, steps, expected", [

@@ -21,18 +21,20 @@ A trace bakes in every device address and every kernel argument, so:
   (`reuses_outputs`: the step's returned tensors are copied for the caller);
 - a program with per-step scalars (AdamW's lr and step count are kernel arguments of
   `moreh_adamw`) cannot be traced and is replayed op by op instead (logged once).
-The device must be opened with a trace region (`TRACE_REGION_BYTES`).
+The device is opened with a trace region (`TRACE_REGION_BYTES`).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 log = logging.getLogger("ttcustom.capture")
 
-#: device DRAM set aside for recorded traces (ttnn's default is none)
-TRACE_REGION_BYTES = 64 << 20
+#: device DRAM set aside for recorded traces (ttnn's default is none); a training step of
+#: thousands of ops needs tens of MiB of commands. Override: TTCUSTOM_TRACE_REGION_MB.
+TRACE_REGION_BYTES = int(os.environ.get("TTCUSTOM_TRACE_REGION_MB", "128")) << 20
 
 
 class TraceRunner:
