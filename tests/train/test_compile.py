@@ -13,7 +13,7 @@ from ttcustom.train import Callback, Trainer
 from ttcustom.train.compiled import AUTO_MIN_STEPS, resolve
 
 from ..test_capture import VOCAB, tiny_llama
-from .tiny import counting_examples, tiny_config
+from .tiny import TinyLM, counting_examples, tiny_config
 
 
 class StopAt(Callback):
@@ -57,6 +57,23 @@ def test_gradient_accumulation_replays_each_micro_batch(tmp_path):
     trainer, losses, _ = train(tmp_path / "captured", "capture", gradient_accumulation_steps=2)
     assert trainer.programs.describe()["forward_backward"]["captures"] == 2  # no grads / grads
     assert losses == eager_losses
+
+
+def test_a_model_that_needs_host_tensors_runs_eagerly_with_its_numbers(tmp_path):
+    def run(output_dir, compile):
+        tc.manual_seed(0)
+        model = TinyLM()  # uploads inside its forward and shifts labels on the host
+        optimizer = tc.optim.AdamW(model.parameters(), lr=0.05)
+        trainer = Trainer(model, optimizer, counting_examples(24), None,
+                          tiny_config(output_dir, compile=compile))
+        trainer.train()
+        return trainer, trainer.state.history["train"]
+
+    _, eager = run(tmp_path / "eager", "off")
+    trainer, history = run(tmp_path / "captured", "capture")
+    stats = trainer.programs.describe()["forward_backward"]
+    assert stats["replays"] == 0 and stats["reasons"]
+    assert history == eager
 
 
 @pytest.mark.parametrize("mode", ["capture", pytest.param("on", marks=pytest.mark.slow)])

@@ -46,8 +46,9 @@ class CapturedStep:
     """The callable `compile_step` returns; `stats` counts replays and eager calls."""
 
     def __init__(self, fn: Callable[..., Any], model: Any, optimizer: Any = None,
-                 compile: bool = True) -> None:
+                 compile: bool = True, eager: Callable[..., Any] | None = None) -> None:
         self.fn = fn
+        self.eager = eager
         self.model = model
         self.optimizer = optimizer
         self.compile = compile
@@ -60,7 +61,10 @@ class CapturedStep:
 
     def __call__(self, *args: Any) -> Any:
         key = self._key(args)
-        entry = self._entries.get(key)
+        try:
+            entry = self._entries.get(key)
+        except TypeError:  # an unhashable argument: no program can be keyed by it
+            return self._eager(args)
         if entry is None:
             entry = self._capture(key, args)
         if entry is _EAGER:
@@ -85,6 +89,8 @@ class CapturedStep:
     # ------------------------------------------------------------------ eager
     def _eager(self, args: tuple) -> Any:
         self.stats["eager"] += 1
+        if self.eager is not None:
+            return self.eager(*args)
         return self.fn(*(self._as_tensor(a) for a in args))
 
     def _as_tensor(self, value: Any) -> Any:
@@ -98,7 +104,10 @@ class CapturedStep:
             entry = self._record(args)
         except _Warmup:
             return _EAGER  # not cached: the next call records again
-        except CaptureUnsupported as unsupported:
+        except Exception as unsupported:  # noqa: BLE001  (eager runs it again and raises
+            # what is the caller's error; the recording rolled everything back)
+            if not isinstance(unsupported, CaptureUnsupported):
+                unsupported = f"recording it raised {type(unsupported).__name__}: {unsupported}"
             self.reasons[key] = str(unsupported)
             log.warning("step not captured, running it eagerly: %s", unsupported)
             entry = _EAGER
@@ -221,7 +230,17 @@ class CapturedStep:
         if program.scalar_keys:
             values = self.optimizer._advance(entry["participants"])
             scalars = [values[k] for k in program.scalar_keys]
-        outputs = entry["runner"](inputs, scalars)
+        if entry.get("proven"):
+            outputs = entry["runner"](inputs, scalars)
+        else:  # a compiler failing on the first replay (before any update) falls back
+            try:
+                outputs = entry["runner"](inputs, scalars)
+            except Exception as failure:  # noqa: BLE001
+                log.warning("compiling the captured step failed (%s: %s); replaying it "
+                            "uncompiled", type(failure).__name__, failure)
+                entry["runner"] = program.function
+                outputs = program.function(inputs, scalars)
+            entry["proven"] = True
         self.stats["replays"] += 1
         grads, result = entry["template"]
         backend = self.backend
@@ -266,7 +285,7 @@ def _rebuild(template: Any, outputs: tuple, backend: Any) -> Any:
 
 
 def compile_step(fn: Callable[..., Any] | None = None, *, model: Any, optimizer: Any = None,
-                 compile: bool = True) -> Any:
+                 compile: bool = True, eager: Callable[..., Any] | None = None) -> Any:
     """Capture `fn` (a whole training step) once and replay it; usable as a decorator.
 
     `fn` takes the batch (host torch tensors are uploaded and passed on as Tensors;
@@ -275,11 +294,12 @@ def compile_step(fn: Callable[..., Any] | None = None, *, model: Any, optimizer:
     during the recording only. Put `scheduler.step()` outside it. With `compile`, the
     backend compiles the program (torch.compile on the reference backend, a ttnn
     trace on tt); without, the recorded primitives are replayed as they are, which
-    gives bit-identical results to eager.
+    gives bit-identical results to eager. `eager(*args)` (default: `fn` given Tensors)
+    runs the calls that cannot be captured.
     """
     if fn is None:
-        return lambda f: CapturedStep(f, model, optimizer, compile)
-    return CapturedStep(fn, model, optimizer, compile)
+        return lambda f: CapturedStep(f, model, optimizer, compile, eager)
+    return CapturedStep(fn, model, optimizer, compile, eager)
 
 
 __all__ = ["CapturedStep", "compile_step"]

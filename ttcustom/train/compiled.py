@@ -34,7 +34,9 @@ class StepPrograms:
     def __init__(self, trainer: Any, compile: bool) -> None:
         self.trainer = trainer
         module, optimizer = trainer.module, trainer.optimizer
-        self.micro_batch = CapturedStep(self._micro_batch, module, optimizer, compile)
+        # uncapturable micro-batches run eagerly on the host batch, as without capture
+        self.micro_batch = CapturedStep(self._micro_batch, module, optimizer, compile,
+                                        eager=self._micro_batch)
         self.norm = CapturedStep(trainer._eager_grad_norm, module, optimizer, compile)
         self.update = CapturedStep(self._update, module, optimizer, compile)
 
@@ -45,8 +47,7 @@ class StepPrograms:
         return self.micro_batch(batch["input_ids"], mask, batch["labels"],
                                 self.trainer.training.gradient_accumulation_steps)
 
-    def _micro_batch(self, input_ids: Tensor, mask: Tensor | None, labels: Tensor,
-                     accum: int) -> Tensor:
+    def _micro_batch(self, input_ids: Any, mask: Any, labels: Any, accum: int) -> Tensor:
         loss = self.trainer._forward({"input_ids": input_ids, "attention_mask": mask,
                                       "labels": labels})
         (loss * (1.0 / accum)).backward()
