@@ -165,6 +165,8 @@ class Trainer:
             if self.eval_loader is not None and not self._evaluated_at(self.state.step):
                 self._evaluate_and_record()
             self.save_final_model()
+            if self.programs is not None:
+                log.info("captured steps: %s", self.programs.describe())
         finally:
             self._call("on_train_end")
         log.info("training stopped at step %d: %s", self.state.step, self.state.stop_reason)
