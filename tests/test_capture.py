@@ -8,6 +8,7 @@ import pytest
 import torch
 
 import ttcustom as tc
+from ttcustom.capture.step import MAX_PROGRAMS
 from ttcustom.models import LlamaForCausalLM
 from ttcustom.models.config import ModelConfig
 
@@ -109,6 +110,18 @@ def test_a_new_shape_is_captured_again():
     for ids in batches(3) + batches(3, seq=8):
         step(ids, ids)
     assert step.stats == {"captures": 2, "replays": 5, "eager": 1}
+
+
+def test_steps_of_too_many_shapes_run_eagerly():
+    model = tiny_llama()
+    fn, optimizer, _ = training(model, lr=1e-2)
+    step = tc.compile_step(fn, model=model, optimizer=optimizer, compile=False)
+    lengths = [4, 4] + list(range(5, 5 + MAX_PROGRAMS + 1))
+    for seq in lengths:
+        ids = batches(1, seq=seq)[0]
+        step(ids, ids)
+    assert step.stats == {"captures": MAX_PROGRAMS, "replays": MAX_PROGRAMS, "eager": 3}
+    assert "pad batches to one length" in next(iter(step.reasons.values()))
 
 
 def test_freezing_a_parameter_changes_the_guard_key():

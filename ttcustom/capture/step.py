@@ -37,6 +37,10 @@ log = logging.getLogger("ttcustom.capture")
 
 _EAGER = "eager"
 
+#: programs one step keeps (one per guard key); calls with further keys run eagerly, as
+#: each program costs a capture and a compilation (batches padded to many lengths)
+MAX_PROGRAMS = 4
+
 
 class _Warmup(Exception):
     """The recorded call created optimizer state: run it eagerly, capture the next one."""
@@ -101,6 +105,10 @@ class CapturedStep:
     # ------------------------------------------------------------------ capture
     def _capture(self, key: tuple, args: tuple) -> Any:
         try:
+            if sum(e is not _EAGER for e in self._entries.values()) >= MAX_PROGRAMS:
+                raise CaptureUnsupported(
+                    f"the step was already captured for {MAX_PROGRAMS} argument shapes; "
+                    "pack or pad batches to one length to replay one program")
             entry = self._record(args)
         except _Warmup:
             return _EAGER  # not cached: the next call records again
