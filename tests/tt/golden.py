@@ -382,7 +382,7 @@ class GoldenTTNN:
         if name not in self._ops:
             self._ops[name] = GoldenOp(name, real, self)
         if self._capturing is not None:
-            return _TracedOp(self._ops[name], self._capturing)
+            return _TracedOp(self._ops[name], self)
         return self._ops[name]
 
     def __getattr__(self, name: str) -> Any:
@@ -436,13 +436,15 @@ class GoldenTTNN:
     def begin_trace_capture(self, device: HostDevice, **kwargs: Any) -> int:
         self._device_call("begin_trace_capture", device, **kwargs)
         _require(self._capturing is None, "begin_trace_capture inside a trace capture")
-        self._capturing = []
+        self._capturing, self._made, self._before = [], set(), {}
         self._traces_begun += 1
         return self._traces_begun
 
     def end_trace_capture(self, device: HostDevice, trace_id: int, **kwargs: Any) -> None:
         self._device_call("end_trace_capture", device, trace_id, **kwargs)
         _require(self._capturing is not None, "end_trace_capture without begin_trace_capture")
+        for tensor, value in self._before.values():  # a capture runs nothing on a device
+            tensor.value = value
         self.traces[trace_id], self._capturing = self._capturing, None
 
     def execute_trace(self, device: HostDevice, trace_id: int, **kwargs: Any) -> None:
@@ -467,17 +469,34 @@ class GoldenTTNN:
 
 class _TracedOp:
     """An op called during trace capture: run (outputs get their shapes and
-    addresses) and recorded for execute_trace. Host transfers cannot be traced."""
+    addresses) and recorded for execute_trace. Tensors that existed before the capture
+    get their values back at its end (on a device a capture computes nothing). Host
+    transfers cannot be traced."""
 
-    def __init__(self, op: GoldenOp, trace: list) -> None:
-        self.op, self.trace = op, trace
+    def __init__(self, op: GoldenOp, harness: GoldenTTNN) -> None:
+        self.op, self.harness = op, harness
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         _require(self.op.name not in ("to_torch", "from_torch"),
                  f"ttnn.{self.op.name} inside a trace capture (host transfers cannot be traced)")
+        harness = self.harness
+        for tensor in _host_tensors((args, kwargs)):
+            if id(tensor) not in harness._made and id(tensor) not in harness._before:
+                harness._before[id(tensor)] = (tensor, tensor.value.clone())
         result = self.op(*args, **kwargs)
-        self.trace.append((self.op, args, kwargs, result))
+        harness._made.update(id(t) for t in _host_tensors(result))
+        harness._capturing.append((self.op, args, kwargs, result))
         return result
+
+
+def _host_tensors(value: Any) -> list[HostTensor]:
+    if isinstance(value, HostTensor):
+        return [value]
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, (list, tuple)):
+        return [t for v in value for t in _host_tensors(v)]
+    return []
 
 
 def _overwrite(recorded: Any, fresh: Any) -> None:

@@ -96,3 +96,31 @@ def test_host_transfers_inside_a_trace_capture_are_rejected(golden_backend):
     with pytest.raises(HarnessViolation, match="inside a trace capture"):
         golden_backend.download(array)
     T.end_trace_capture(mesh, trace, cq_id=0)
+
+
+def test_a_traced_step_that_updates_its_inputs_updates_them_once(golden_backend,
+                                                                  second_backend):
+    """Clipping gradients that exist before the step (the Trainer's norm program):
+    in place on the step's inputs, once per execution."""
+
+    def grads_after_clipping(backend, captured):
+        tc.manual_seed(0)
+        model = TinyLlama(device=backend, dtype=torch.float32)
+        params = list(model.parameters())
+        clip = lambda: clip_grad_norm_(params, 1e-3)  # noqa: E731
+        if captured:
+            clip = tc.compile_step(clip, model=model)
+        batch = _batch()
+        for _ in range(3):
+            for p in params:
+                p.grad = None
+            model(input_ids=tc.tensor(batch["input_ids"], backend=backend),
+                  labels=tc.tensor(batch["labels"], backend=backend)).backward()
+            norm = clip().item()
+        return norm, [p.grad.to_torch() for p in params], clip
+
+    norm, grads, _ = grads_after_clipping(golden_backend, captured=False)
+    traced_norm, traced, clip = grads_after_clipping(second_backend, captured=True)
+    assert trace_executions(clip) == 2
+    assert traced_norm == norm
+    assert all(torch.equal(a, b) for a, b in zip(traced, grads))
