@@ -5,6 +5,8 @@ clipping to norm 1.0, AdamW, zero_grad, and reading the loss on the host.
 
 * `ttcustom`: `ttcustom.models.LlamaForCausalLM` (+ `ttcustom.lora.apply_lora`) on the
   selected backend; token ids are uploaded inside the step, as a trainer does.
+* `captured`: the same step under `ttcustom.compile_step`: captured once, replayed
+  compiled (torch.compile of the recorded primitives on CPU/CUDA, a ttnn trace on tt).
 * `eager`: the same model in plain PyTorch (`TorchLM`, + `apply_torch_lora`).
 * `compile`: that PyTorch model under `torch.compile` (forward and backward compiled; the
   optimizer step stays eager).
@@ -28,12 +30,13 @@ from benchmarks.tiny_llama import TorchLM
 from benchmarks.torch_lora import apply_torch_lora
 from benchmarks.workloads import Batch, Workload
 from ttcustom.backends import Backend
+from ttcustom.capture import CapturedStep
 from ttcustom.lora import apply_lora
 from ttcustom.models import LlamaForCausalLM
 from ttcustom.models.llama import LLAMA_WEIGHTS
 from ttcustom.nn import init
 
-CONTENDERS = ("ttcustom", "eager", "compile", "transformers")
+CONTENDERS = ("ttcustom", "captured", "eager", "compile", "transformers")
 State = dict[str, torch.Tensor]
 
 
@@ -45,6 +48,7 @@ class Runner:
     backend: Backend | None = None  # ttcustom only: its transfer counter and memory
     #: when a list, the ttcustom step appends the device memory in use after forward
     memory_samples: list[int] | None = None
+    captured: CapturedStep | None = None  # captured only
 
 
 def reference_state(workload: Workload, seed: int = 0) -> State:
@@ -57,8 +61,8 @@ def reference_state(workload: Workload, seed: int = 0) -> State:
 def build(name: str, workload: Workload, state: State | None = None,
           backend: str = "cpu") -> Runner:
     """The runner `name` (one of CONTENDERS) for `workload`."""
-    if name == "ttcustom":
-        return _ttcustom(workload, state, backend)
+    if name in ("ttcustom", "captured"):
+        return _ttcustom(workload, state, backend, captured=name == "captured")
     torch_builders = {"eager": _eager, "compile": _compiled, "transformers": _transformers}
     if name not in torch_builders:
         raise ValueError(f"unknown contender {name!r}; choose from {CONTENDERS}")
@@ -66,7 +70,8 @@ def build(name: str, workload: Workload, state: State | None = None,
 
 
 # ---------------------------------------------------------------------- ttcustom
-def _ttcustom(workload: Workload, state: State | None, backend_name: str) -> Runner:
+def _ttcustom(workload: Workload, state: State | None, backend_name: str,
+              captured: bool = False) -> Runner:
     backend = tc.get_backend(backend_name)
     with init.skip_init():
         model = LlamaForCausalLM(workload.shape.model_config(), workload.torch_dtype, backend)
@@ -82,19 +87,27 @@ def _ttcustom(workload: Workload, state: State | None, backend_name: str) -> Run
     params = [p for p in model.parameters() if p.requires_grad]
     opt = tc.optim.AdamW(params, lr=1e-4)
 
-    def step(batch: Batch) -> float:
-        ids = tc.tensor(batch.ids, backend=backend)
-        labels = tc.tensor(batch.labels, backend=backend)
+    def train_step(ids: tc.Tensor, labels: tc.Tensor) -> tc.Tensor:
         loss = model(ids, labels=labels).loss
-        if runner.memory_samples is not None:
+        if runner.memory_samples is not None and not captured:
             runner.memory_samples.append(device_memory_in_use(backend))
         loss.backward()
         tc.optim.clip_grad_norm_(params, 1.0)
         opt.step()
         opt.zero_grad()
-        return loss.item()
+        return loss
 
-    runner = Runner("ttcustom", step, sum(p.numel() for p in params), backend)
+    compiled = tc.compile_step(train_step, model=model, optimizer=opt) if captured else None
+
+    def step(batch: Batch) -> float:
+        if compiled is not None:
+            return compiled(batch.ids, batch.labels).item()
+        ids = tc.tensor(batch.ids, backend=backend)
+        labels = tc.tensor(batch.labels, backend=backend)
+        return train_step(ids, labels).item()
+
+    runner = Runner("captured" if captured else "ttcustom", step,
+                    sum(p.numel() for p in params), backend, captured=compiled)
     return runner
 
 

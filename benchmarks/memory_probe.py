@@ -95,7 +95,7 @@ def probe(workload: Workload, contender: str, steps: int, backend: str = "cpu",
     if contender == "transformers":
         import peft  # noqa: F401  (imports are part of the baseline, not of training)
         import transformers  # noqa: F401
-    if contender == "compile":
+    if contender in ("compile", "captured"):
         import torch._inductor.compile_fx  # noqa: F401
     batches = make_batches(workload, steps)
     state = reference_state(workload)  # loaded like a checkpoint, as in the speed runs

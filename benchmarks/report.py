@@ -24,24 +24,40 @@ def markdown(results: dict) -> str:
         f"{m['memory_gib']} GiB RAM, load average {m['load_average_at_start']} at start; "
         f"torch {m['torch']} ({m['torch_threads']} threads), Python {m['python']}, "
         f"ttcustom {m['ttcustom']} @ {m['git_commit']}.",
-        f"Timing: median of {settings['repeats']} interleaved repetitions of "
-        f"{settings['steps']} step(s) after {settings['warmup_steps']} warm-up steps. "
+        f"Timing: median of the quiet rounds among {settings['repeats']} interleaved "
+        f"repetitions of {settings['steps']} step(s) after {settings['warmup_steps']} warm-up "
+        "steps (a round is busy when other processes used over 10% of a core during it; "
+        "'rounds' says how many counted; `!` marks a figure from busy rounds only). "
+        "One-off: warm-up time beyond steady steps (compilation, capture). "
         "Memory: each contender alone in a fresh process (see `benchmarks/memory_probe.py`).",
         "",
-        "| workload | contender | step time | tokens/s | vs eager | peak RSS | vs eager "
-        "| tensor peak | vs eager |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| workload | contender | step time | rounds | tokens/s | vs eager | one-off "
+        "| host time/step | peak RSS | vs eager | tensor peak | vs eager |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for name, entry in results["workloads"].items():
         for contender, speed in entry["speed"].items():
             memory = entry.get("memory", {}).get(contender, {})
+            flag = "" if speed.get("trusted", True) else " !"
+            host = speed.get("host_s_per_step")
             lines.append(
-                f"| {name} | {contender} | {speed['step_time_s'] * 1e3:,.0f} ms "
+                f"| {name} | {contender} | {speed['step_time_s'] * 1e3:,.0f} ms{flag} "
+                f"| {speed.get('rounds_counted', '-')}/{speed.get('rounds', '-')} "
                 f"| {speed['tokens_per_s']:,.0f} | {_ratio(speed.get('tokens_per_s_vs_eager'))} "
+                f"| {speed.get('one_off_s', 0):.1f} s "
+                f"| {'-' if host is None else f'{host * 1e3:.1f} ms'} "
                 f"| {_mib(memory.get('rss_peak_bytes'))} "
                 f"| {_ratio(memory.get('rss_peak_vs_eager'))} "
                 f"| {_mib(memory.get('tensor_peak_bytes'))} "
                 f"| {_ratio(memory.get('tensor_peak_vs_eager'))} |")
+    lines.append("")
+    for name, entry in results["workloads"].items():
+        for ours in ("captured", "ttcustom"):
+            vs = entry["speed"].get(ours, {}).get("tokens_per_s_vs")
+            if vs:
+                ratios = ", ".join(f"{_ratio(r)} {other}" for other, r in vs.items()
+                                   if other != ours)
+                lines.append(f"- {name}, {ours} tokens/s: {ratios}.")
     lines.append("")
     for name, entry in results["workloads"].items():
         ours = entry["speed"].get("ttcustom", {})

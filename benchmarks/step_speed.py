@@ -2,8 +2,12 @@
 
 All runners are built from the same weights and fed the same batches with the same
 torch threads. Repetitions are interleaved (ttcustom, eager, compile, ..., then again)
-so drift in machine speed (other jobs on a shared machine) hits all of them; each
-repetition times `steps` consecutive steps and the reported figure is the median.
+so drift in machine speed hits all of them; each repetition times `steps` consecutive
+steps and the reported figure is the median of the rounds that had the CPU to
+themselves (`cpu_load`: a round during which other processes used more than 10% of a
+core is busy and left out; when every round was busy, all count and the entry says
+`"trusted": false`). The time of the warm-up steps (capture and compilation happen
+there) and, for ttcustom, the host (Python) time of a step are reported too.
 
     python -m benchmarks.step_speed --workload scratch --contenders ttcustom,eager
 """
@@ -16,21 +20,38 @@ import statistics
 import time
 
 from benchmarks.contenders import CONTENDERS, Runner, build, reference_state
+from benchmarks.cpu_load import Round, Watch
 from benchmarks.device_memory import device_memory_in_use
+from benchmarks.host_time import host_seconds
 from benchmarks.workloads import Batch, Workload, get_workload, make_batches
 
-WARMUP_STEPS = 2  # torch.compile compiles forward and backward during the first step
+#: torch.compile compiles during the first step; a captured step records and compiles in
+#: its second (the first creates the optimizer state)
+WARMUP_STEPS = 2
 
 
-def _timed(runner: Runner, batches: list[Batch], steps: int, offset: int) -> float:
-    """Seconds per step over `steps` steps (the device drained at both ends)."""
+def _timed(runner: Runner, batches: list[Batch], steps: int, offset: int) -> Round:
+    """One round of `steps` steps (the device drained at both ends)."""
     sync = runner.backend.synchronize if runner.backend is not None else (lambda: None)
     sync()
-    start = time.perf_counter()
-    for i in range(steps):
-        runner.step(batches[(offset + i) % len(batches)])
-    sync()
-    return (time.perf_counter() - start) / steps
+    with Watch() as watch:
+        for i in range(steps):
+            runner.step(batches[(offset + i) % len(batches)])
+        sync()
+    return watch.round
+
+
+def _summary(rounds: list[Round], steps: int) -> dict:
+    """Median seconds per step over the quiet rounds (all rounds when none was quiet)."""
+    quiet = [r for r in rounds if not r.busy()]
+    counted = quiet or rounds
+    return {"step_time_s": statistics.median(r.wall_s for r in counted) / steps,
+            "rounds": len(rounds), "rounds_counted": len(quiet), "trusted": bool(quiet),
+            "samples_s": [round(r.wall_s / steps, 5) for r in rounds],
+            # CPU time of this process per step: less disturbed by other load than wall time
+            "cpu_s_per_step": round(statistics.median(r.own_cpu_s for r in counted) / steps, 5),
+            "other_cpu_share": [None if r.other_cpu_s is None else
+                                round(r.other_cpu_s / r.wall_s, 3) for r in rounds]}
 
 
 def measure(workload: Workload, contenders: list[str], steps: int, repeats: int,
@@ -41,28 +62,35 @@ def measure(workload: Workload, contenders: list[str], steps: int, repeats: int,
     runners = [build(name, workload, state, backend) for name in contenders]
     del state
     batches = make_batches(workload, max(steps, 2))
+    warmup = {}
     for runner in runners:
+        start = time.perf_counter()
         for i in range(WARMUP_STEPS):
             runner.step(batches[i % len(batches)])
-    samples: dict[str, list[float]] = {r.name: [] for r in runners}
+        warmup[runner.name] = time.perf_counter() - start
+    samples: dict[str, list[Round]] = {r.name: [] for r in runners}
     for repeat in range(repeats):
         for runner in runners:
             samples[runner.name].append(_timed(runner, batches, steps, repeat))
     results = {}
     for runner in runners:
-        seconds = statistics.median(samples[runner.name])
+        entry = _summary(samples[runner.name], steps)
+        seconds = entry["step_time_s"]
         results[runner.name] = {
-            "step_time_s": round(seconds, 5),
+            **entry, "step_time_s": round(seconds, 5),
             "tokens_per_s": round(workload.tokens_per_step / seconds, 1),
-            "samples_s": [round(s, 5) for s in samples[runner.name]],
             "trainable_params": runner.trainable,
+            # what the warm-up steps cost beyond steady steps: compilation, capture
+            "one_off_s": round(max(0.0, warmup[runner.name] - WARMUP_STEPS * seconds), 3),
         }
         if runner.backend is not None:
             results[runner.name].update(_device_facts(runner, batches))
-    if "eager" in results:
-        eager = results["eager"]["tokens_per_s"]
-        for entry in results.values():
-            entry["tokens_per_s_vs_eager"] = round(entry["tokens_per_s"] / eager, 3)
+            results[runner.name]["host_s_per_step"] = round(host_seconds(runner, batches[0]), 5)
+    for entry in results.values():
+        entry["tokens_per_s_vs"] = {other: round(entry["tokens_per_s"] / o["tokens_per_s"], 3)
+                                    for other, o in results.items()}
+        if "eager" in results:
+            entry["tokens_per_s_vs_eager"] = entry["tokens_per_s_vs"]["eager"]
     return results
 
 

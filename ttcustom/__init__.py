@@ -5,6 +5,7 @@ from torch import bfloat16, float32, int32, int64
 from ttcustom import backends, functional, nn, optim  # noqa: E402,I001  (need the names above)
 from ttcustom.autograd import Function, Tensor, enable_grad, is_grad_enabled, no_grad
 from ttcustom.backends import get_backend, set_default_backend
+from ttcustom.capture import compile_step
 from ttcustom.creation import arange, from_torch, full, ones, randn, tensor, zeros
 from ttcustom.random import manual_seed
 
@@ -29,6 +30,7 @@ __all__ = [
     "arange",
     "backends",
     "bfloat16",
+    "compile_step",
     "enable_grad",
     "float32",
     "from_torch",

@@ -325,6 +325,9 @@ class GoldenTTNN:
         #: the FabricConfig last set (None: never), and the one in force when the mesh opened
         self.fabric: Any = None
         self.fabric_at_open: Any = None
+        self._capturing: list | None = None  # ops recorded by begin_trace_capture
+        self.traces: dict[int, list] = {}
+        self._traces_begun = 0
 
     def resolve(self, name: str) -> Any:
         real = ttnn
@@ -334,6 +337,8 @@ class GoldenTTNN:
             return real
         if name not in self._ops:
             self._ops[name] = GoldenOp(name, real, self)
+        if self._capturing is not None:
+            return _TracedOp(self._ops[name], self)
         return self._ops[name]
 
     def __getattr__(self, name: str) -> Any:
@@ -388,6 +393,82 @@ class GoldenTTNN:
         self._device_call("get_device_tensors", tensor)
         return [tensor] * self._devices  # replicas of a replicated tensor are equal
 
+    # -------------------------------------------------------------- trace stand-ins
+    # A trace as on a device: ops between begin and end are recorded (by the identity
+    # of the tensors they read and write: their device addresses), execute_trace
+    # recomputes them into the same output tensors with one host call (the replayed
+    # ops are not host dispatches, so `calls` does not count them).
+    def begin_trace_capture(self, device: HostDevice, **kwargs: Any) -> int:
+        self._device_call("begin_trace_capture", device, **kwargs)
+        _require(self._capturing is None, "begin_trace_capture inside a trace capture")
+        self._capturing, self._made, self._before = [], set(), {}
+        self._traces_begun += 1
+        return self._traces_begun
+
+    def end_trace_capture(self, device: HostDevice, trace_id: int, **kwargs: Any) -> None:
+        self._device_call("end_trace_capture", device, trace_id, **kwargs)
+        _require(self._capturing is not None, "end_trace_capture without begin_trace_capture")
+        for tensor, value in self._before.values():  # a capture runs nothing on a device
+            tensor.value = value
+        self.traces[trace_id], self._capturing = self._capturing, None
+
+    def execute_trace(self, device: HostDevice, trace_id: int, **kwargs: Any) -> None:
+        self._device_call("execute_trace", device, trace_id, **kwargs)
+        _require(trace_id in self.traces, f"execute_trace of unknown trace {trace_id}")
+        calls, session = self.calls.copy(), SESSION_CALLS.copy()
+        for op, args, op_kwargs, recorded in self.traces[trace_id]:
+            _overwrite(recorded, op(*args, **op_kwargs))
+        for counter, saved in ((self.calls, calls), (SESSION_CALLS, session)):
+            counter.clear()
+            counter.update(saved)
+
+    def release_trace(self, device: HostDevice, trace_id: int) -> None:
+        self._device_call("release_trace", device, trace_id)
+        _require(self.traces.pop(trace_id, None) is not None,
+                 f"release_trace of unknown trace {trace_id}")
+
     @property
     def device_open(self) -> bool:
         return self._device is not None and self._device.open
+
+
+class _TracedOp:
+    """An op called during trace capture: run (outputs get their shapes and
+    addresses) and recorded for execute_trace. Tensors that existed before the capture
+    get their values back at its end (on a device a capture computes nothing). Host
+    transfers cannot be traced."""
+
+    def __init__(self, op: GoldenOp, harness: GoldenTTNN) -> None:
+        self.op, self.harness = op, harness
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        _require(self.op.name not in ("to_torch", "from_torch"),
+                 f"ttnn.{self.op.name} inside a trace capture (host transfers cannot be traced)")
+        harness = self.harness
+        for tensor in _host_tensors((args, kwargs)):
+            if id(tensor) not in harness._made and id(tensor) not in harness._before:
+                harness._before[id(tensor)] = (tensor, tensor.value.clone())
+        result = self.op(*args, **kwargs)
+        harness._made.update(id(t) for t in _host_tensors(result))
+        harness._capturing.append((self.op, args, kwargs, result))
+        return result
+
+
+def _host_tensors(value: Any) -> list[HostTensor]:
+    if isinstance(value, HostTensor):
+        return [value]
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, (list, tuple)):
+        return [t for v in value for t in _host_tensors(v)]
+    return []
+
+
+def _overwrite(recorded: Any, fresh: Any) -> None:
+    """Write a replayed op's results into the tensors its capture returned."""
+    if isinstance(recorded, HostTensor):
+        if fresh is not recorded:
+            recorded.value = fresh.value
+    elif isinstance(recorded, (list, tuple)):
+        for r, f in zip(recorded, fresh):
+            _overwrite(r, f)

@@ -65,7 +65,7 @@ def parse_signature(text: str) -> inspect.Signature:
     params: list[P] = []
     kind = P.POSITIONAL_OR_KEYWORD
     for raw in _split_top_level(text):
-        token = raw.strip()
+        token = raw.strip().replace("\\", "")  # some docstrings escape the `*` (rst)
         if token in ("self", ""):
             continue
         if token == "*":

@@ -20,6 +20,8 @@ from tests.tt.cases import CASES, INFERENCE_CASES, assert_correlated, run  # noq
 from tests.tt.test_golden_adamw_precision import _ours, _torch_run, drift  # noqa: E402
 from tests.tt.test_golden_configs import RUNS, STEPS, assert_trained, run_config  # noqa: E402
 from tests.tt.test_golden_step import _batch, _step, _upload  # noqa: E402
+from tests.tt.test_golden_trace import STEPS as TRACE_STEPS  # noqa: E402
+from tests.tt.test_golden_trace import _train  # noqa: E402
 from tests.tt.tiny_llama import TinyLlama  # noqa: E402
 from ttcustom.backends import tt_card_present  # noqa: E402
 from ttcustom.backends.tt import BOARD_MESH_SHAPES  # noqa: E402
@@ -120,3 +122,11 @@ def test_shipped_config_trains_and_compiles_once_on_the_card(name, card, tmp_pat
                                   card.device.mesh.num_program_cache_entries, close=False)
     assert_trained(trainer, entries)
     assert entries[2:] == [entries[1]] * (STEPS - 2), entries
+
+
+def test_captured_step_runs_as_one_trace_execution_per_step(card):
+    eager, _, _ = _train(card, captured=False)
+    losses, executions, _ = _train(card, captured=True)
+    assert executions == [0] + [1] * (TRACE_STEPS - 1)
+    # the trace replays the eager step's kernels: the same numbers up to fp32 reduction order
+    assert losses == pytest.approx(eager, rel=1e-4)

@@ -41,6 +41,10 @@ class Backend(abc.ABC):
     name: str
     #: dtype used for new floating point tensors unless one is given
     default_float: torch.dtype = torch.float32
+    #: queries that compute nothing on the device (never part of a captured step)
+    QUERIES = frozenset({"shape", "dtype"})
+    #: primitives that update their array arguments in place
+    IN_PLACE = frozenset({"copy_", "scale_", "adamw_step", "sgd_step"})
 
     def __init__(self) -> None:
         self.transfers = TransferCounter()
@@ -83,6 +87,20 @@ class Backend(abc.ABC):
     def describe(self) -> dict[str, Any]:
         """Facts for `ttcustom info`."""
         return {"backend": self.name}
+
+    @classmethod
+    def primitives(cls) -> frozenset[str]:
+        """The protocol's op names a captured step is made of (see `ttcustom.capture`)."""
+        return frozenset(Backend.__abstractmethods__) - cls.QUERIES
+
+    def compile_program(self, program: Any, compile: bool) -> Any:
+        """A runner for a captured step: `runner(inputs, scalars) -> outputs`.
+
+        `program` is a `ttcustom.capture.Program`. The default runs its generated
+        straight-line code as it is; backends override this to hand it to a compiler
+        (`torch.compile`, a ttnn trace) when `compile` is true.
+        """
+        return program.function
 
     # ------------------------------------------------------------------ elementwise
     # Binary ops broadcast like torch; `b` may be a Python scalar.

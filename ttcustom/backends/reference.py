@@ -7,7 +7,6 @@ uses) so a ttcustom step costs what a PyTorch eager step costs.
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Sequence
 
@@ -52,32 +51,45 @@ def _groups_of(arrays: list[torch.Tensor], budget: int | None) -> list[slice]:
 
 def _adamw_update(params, grads, exp_avgs, exp_avg_sqs, step, lr, beta1, beta2, eps,
                   weight_decay) -> None:
-    """torch.optim.AdamW's update of a list of parameters, in place."""
+    """torch.optim.AdamW's update of a list of parameters, in place.
+
+    `step` and `lr` are numbers, or 0-d tensors in a compiled captured step (so a new
+    value each step does not recompile it).
+    """
     if weight_decay != 0:
         torch._foreach_mul_(params, 1 - lr * weight_decay)
     torch._foreach_lerp_(exp_avgs, grads, 1 - beta1)
     torch._foreach_mul_(exp_avg_sqs, beta2)
     torch._foreach_addcmul_(exp_avg_sqs, grads, grads, 1 - beta2)
     step_size = lr / (1 - beta1**step)
-    bias_correction2_sqrt = math.sqrt(1 - beta2**step)
+    bias_correction2_sqrt = ((1 - beta2**step).sqrt() if isinstance(step, torch.Tensor)
+                             else math.sqrt(1 - beta2**step))
     denom = torch._foreach_sqrt(exp_avg_sqs)
     torch._foreach_div_(denom, bias_correction2_sqrt)
     torch._foreach_add_(denom, eps)
-    torch._foreach_addcdiv_(params, exp_avgs, denom, -step_size)
+    if isinstance(step_size, torch.Tensor):
+        torch._foreach_div_(denom, step_size)
+        torch._foreach_sub_(params, torch._foreach_div(exp_avgs, denom))
+    else:
+        torch._foreach_addcdiv_(params, exp_avgs, denom, -step_size)
 
 
-@functools.cache
+_FLASH_TAKES_GQA: list[bool] = []  # memo (a global list, read as a constant under torch.compile)
+
+
 def _flash_cpu_takes_gqa() -> bool:
     """Whether torch's CPU flash-attention kernels take fewer k/v heads than query heads
     (recent torch), so grouped-query attention needs no repeated copies of k and v."""
-    q, kv = torch.ones(1, 2, 1, 8), torch.ones(1, 1, 1, 8)
-    try:
-        out, lse = _aten._scaled_dot_product_flash_attention_for_cpu(q, kv, kv, 0.0, False)
-        grads = _aten._scaled_dot_product_flash_attention_for_cpu_backward(
-            q, q, kv, kv, out, lse, 0.0, False)
-    except RuntimeError:
-        return False
-    return out.shape == q.shape and grads[1].shape == kv.shape
+    if not _FLASH_TAKES_GQA:
+        q, kv = torch.ones(1, 2, 1, 8), torch.ones(1, 1, 1, 8)
+        try:
+            out, lse = _aten._scaled_dot_product_flash_attention_for_cpu(q, kv, kv, 0.0, False)
+            grads = _aten._scaled_dot_product_flash_attention_for_cpu_backward(
+                q, q, kv, kv, out, lse, 0.0, False)
+            _FLASH_TAKES_GQA.append(out.shape == q.shape and grads[1].shape == kv.shape)
+        except RuntimeError:
+            _FLASH_TAKES_GQA.append(False)
+    return _FLASH_TAKES_GQA[0]
 
 
 class ReferenceBackend(Backend):
@@ -98,6 +110,13 @@ class ReferenceBackend(Backend):
         else:
             info["threads"] = torch.get_num_threads()
         return info
+
+    def compile_program(self, program, compile):
+        if not compile:
+            return program.function
+        from ttcustom.backends.reference_compile import compiled_runner
+
+        return compiled_runner(program, self.device)
 
     # ----------------------------------------------------------------- data movement
     def upload(self, value: torch.Tensor, dtype: torch.dtype | None = None) -> Array:
@@ -385,7 +404,10 @@ class ReferenceBackend(Backend):
                 else:
                     buf.mul_(momentum).add_(grad, alpha=1 - dampening)
                 grad = grad.add(buf, alpha=momentum) if nesterov else buf
-            param.add_(grad, alpha=-lr)
+            if isinstance(lr, torch.Tensor):  # a compiled captured step
+                param.sub_(grad * lr)
+            else:
+                param.add_(grad, alpha=-lr)
             new_buffers.append(buf)
         return new_buffers
 

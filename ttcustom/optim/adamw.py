@@ -6,6 +6,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from ttcustom.autograd.tensor import Tensor
+from ttcustom.capture.recorder import CaptureUnsupported, dynamic, recording
 from ttcustom.optim.optimizer import Optimizer
 
 
@@ -34,6 +35,9 @@ class AdamW(Optimizer):
             state["step"] += 1
             by_step[state["step"]].append(i)
         beta1, beta2 = group["betas"]
+        if len(by_step) > 1 and recording():
+            raise CaptureUnsupported("AdamW: the parameters of a group are at different steps")
+        index = self._group_index(group)
         for step, members in by_step.items():
             states = [self.state[params[i]] for i in members]
             params[0].backend.adamw_step(
@@ -41,8 +45,21 @@ class AdamW(Optimizer):
                 [grads[i] for i in members],
                 [s["exp_avg"].data for s in states],
                 [s["exp_avg_sq"].data for s in states],
-                step, group["lr"], beta1, beta2, group["eps"], group["weight_decay"],
+                dynamic(step, ("step", index)), dynamic(group["lr"], ("lr", index)),
+                beta1, beta2, group["eps"], group["weight_decay"],
             )
+
+    def _advance(self, params: list[Tensor]) -> dict[tuple, float]:
+        """A replayed step's bookkeeping: count the step of `params`; their lr and step."""
+        values = {}
+        for index, group in enumerate(self.param_groups):
+            for param in group["params"]:
+                if param in params:
+                    state = self.state[param]
+                    state["step"] += 1
+                    values[("step", index)] = state["step"]
+            values[("lr", index)] = group["lr"]
+        return values
 
 
 def _zeros_like(weight: Tensor) -> Tensor:

@@ -99,6 +99,14 @@ class Optimizer:
         per-parameter state is keyed by `params`."""
         raise NotImplementedError
 
+    def _group_index(self, group: dict[str, Any]) -> int:
+        return next(i for i, g in enumerate(self.param_groups) if g is group)
+
+    def _advance(self, params: list[Tensor]) -> dict[tuple, float]:
+        """For a captured step (`ttcustom.capture`): do `step()`'s host bookkeeping for
+        `params` and return the per-step scalars its `dynamic()` markers name."""
+        raise NotImplementedError(f"{type(self).__name__} cannot run in a captured step")
+
     # ------------------------------------------------------------------ state_dict
     def state_dict(self) -> dict[str, Any]:
         """torch layout: params replaced by their index; state keyed by that index."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ttcustom.autograd.tensor import Tensor
+from ttcustom.capture.recorder import dynamic
 from ttcustom.optim.optimizer import Optimizer
 
 
@@ -28,10 +29,15 @@ class SGD(Optimizer):
             [w.data for w in weights],
             grads,
             [b.data if b is not None else None for b in buffers],
-            group["lr"], group["momentum"], group["dampening"], group["nesterov"],
+            dynamic(group["lr"], ("lr", self._group_index(group))),
+            group["momentum"], group["dampening"], group["nesterov"],
             group["weight_decay"],
         )
         if group["momentum"] != 0:
             for param, old, new in zip(params, buffers, new_buffers):
                 if old is None:
                     self.state[param]["momentum_buffer"] = Tensor(new, backend)
+
+    def _advance(self, params: list[Tensor]) -> dict[tuple, float]:
+        """A replayed step's per-step scalars: the lr of each group."""
+        return {("lr", index): group["lr"] for index, group in enumerate(self.param_groups)}

@@ -130,6 +130,11 @@ class TrainingSection(Section):
     """Stop after this many evaluations without a better validation loss."""
     early_stopping_min_delta: Annotated[float, Field(ge=0.0)] = 0.0
     """Smallest decrease of the validation loss that counts as better."""
+    compile: Literal["auto", "off", "on", "capture"] = "auto"
+    """Capture the training step once and replay it: `on` compiles the replay
+    (torch.compile on CPU/CUDA, a ttnn trace on tt), `capture` replays the recorded
+    ops as they are (bit-identical to eager), `off` runs eagerly; `auto` is `on` for
+    runs of at least 1000 steps, else `off` (see the Performance guide)."""
 
     @model_validator(mode="after")
     def _has_length(self) -> TrainingSection:

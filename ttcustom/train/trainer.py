@@ -34,6 +34,7 @@ from ttcustom.data.validate import DataReport, DataValidationError
 from ttcustom.optim.clip import clip_grad_norm_
 from ttcustom.optim.lr_scheduler import LambdaLR, get_cosine_schedule_with_warmup, get_scheduler
 from ttcustom.train import checkpoint as ckpt
+from ttcustom.train import compiled
 from ttcustom.train.artifacts import has_lora, save_model_dir
 from ttcustom.train.callbacks import (
     Callback,
@@ -93,6 +94,8 @@ class Trainer:
         if not self.params:
             raise ValueError("the model has no trainable parameters (all requires_grad=False)")
         self.state = TrainerState()
+        mode = compiled.resolve(self.training.compile, self.total_steps)
+        self.programs = None if mode == "off" else compiled.StepPrograms(self, mode == "on")
         self.callbacks = self._default_callbacks() + list(callbacks)
         self._reset_window()
 
@@ -162,6 +165,8 @@ class Trainer:
             if self.eval_loader is not None and not self._evaluated_at(self.state.step):
                 self._evaluate_and_record()
             self.save_final_model()
+            if self.programs is not None:
+                log.info("captured steps: %s", self.programs.describe())
         finally:
             self._call("on_train_end")
         log.info("training stopped at step %d: %s", self.state.step, self.state.stop_reason)
@@ -191,8 +196,11 @@ class Trainer:
         for micro in range(accum):
             batch = next(batches)
             with self._sync_gradients(micro == accum - 1):
-                loss = self._forward(batch)
-                (loss * (1.0 / accum)).backward()
+                if self.programs is not None:
+                    loss = self.programs.forward_backward(batch)
+                else:
+                    loss = self._forward(batch)
+                    (loss * (1.0 / accum)).backward()
             with no_grad():
                 self._loss_sum = loss.detach() if self._loss_sum is None else self._loss_sum + loss.detach()
             self._micro_batches += 1
@@ -203,9 +211,12 @@ class Trainer:
         self._window_steps += 1
         if self._must_read(step):
             self._read_and_log(step)
-        self.optimizer.step()
+        if self.programs is not None:
+            self.programs.update()
+        else:
+            self.optimizer.step()
+            self.optimizer.zero_grad()
         self.scheduler.step()
-        self.optimizer.zero_grad()
         self.state.step = step
         self._call("on_step_end")
         paused = False
@@ -233,6 +244,9 @@ class Trainer:
         return out.loss
 
     def _grad_norm(self) -> Tensor:
+        return self._eager_grad_norm() if self.programs is None else self.programs.norm()
+
+    def _eager_grad_norm(self) -> Tensor:
         clip = self.training.grad_clip
         if clip is not None:
             return clip_grad_norm_(self.params, clip)

@@ -112,6 +112,14 @@ class TTBackend(Backend):
     def synchronize(self) -> None:
         self.device.synchronize()
 
+    def compile_program(self, program: Any, compile: bool) -> Any:
+        """A captured step replayed as a ttnn trace (`ttcustom.backends.tt.trace`)."""
+        if not compile:
+            return program.function
+        from ttcustom.backends.tt.trace import TraceRunner
+
+        return TraceRunner(self, program)
+
     # ----------------------------------------------------------------- data movement
     def tt_dtype(self, dtype: torch.dtype) -> Any:
         """The ttnn dtype storing `dtype`: bf16 or fp32 for floats, int32 for the rest."""

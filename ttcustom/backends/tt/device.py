@@ -11,6 +11,8 @@ from importlib import metadata
 from types import ModuleType
 from typing import Any
 
+from ttcustom.backends.tt.trace import TRACE_REGION_BYTES
+
 #: Data-parallel mesh of each board (rows, columns); 2-D shapes come with tensor parallel.
 BOARD_MESH_SHAPES: dict[str, tuple[int, int]] = {
     "N150": (1, 1),
@@ -67,7 +69,8 @@ class TTDevice:
         if self._fabric:  # the CCLs (all_reduce) route over fabric, set before the mesh opens
             ttnn.set_fabric_config(ttnn.FabricConfig.FABRIC_1D)
         try:
-            self.mesh = ttnn.open_mesh_device(ttnn.MeshShape(*self.mesh_shape))
+            self.mesh = ttnn.open_mesh_device(ttnn.MeshShape(*self.mesh_shape),
+                                              trace_region_size=TRACE_REGION_BYTES)
         except BaseException:
             self._reset_fabric()
             raise
