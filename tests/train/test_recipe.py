@@ -36,14 +36,14 @@ def test_corpus_is_split_ninety_ten_into_fixed_blocks(tmp_path):
     assert datasets.prompt_format == "raw"
 
 
-def test_a_trained_tokenizer_is_reused_from_the_run_directory(tmp_path):
+def test_a_resumed_run_reuses_the_trained_tokenizer_of_the_run_directory(tmp_path):
     from ttcustom.data import save_tokenizer
 
     config = scratch_config(tmp_path, tokenizer={"kind": "bpe", "vocab_size": 270})
     first = resolve_tokenizer(config)
     save_tokenizer(first, tmp_path / "run" / "tokenizer")
     (tmp_path / "corpus.txt").write_text("completely different text " * 50)
-    again = resolve_tokenizer(config)
+    again = resolve_tokenizer(config, resume=True)
     assert again.get_vocab() == first.get_vocab()
 
 

@@ -55,6 +55,19 @@ class ProgressBar(Callback):
         self.bar.close()
 
 
+class SaveTokenizer(Callback):
+    """Writes the run's tokenizer to `output_dir/tokenizer` once the run has started
+    (after the trainer's checks), where export and --resume find it."""
+
+    def __init__(self, tokenizer: Any) -> None:
+        self.tokenizer = tokenizer
+
+    def on_train_begin(self, trainer: Trainer) -> None:
+        from ttcustom.data.tokenizers import save_tokenizer
+
+        save_tokenizer(self.tokenizer, trainer.output_dir / "tokenizer")
+
+
 class JsonlMetrics(Callback):
     """One JSON object per logged step or evaluation in `metrics.jsonl`.
 

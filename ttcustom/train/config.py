@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 Positive = Annotated[int, Field(gt=0)]
 NonNegative = Annotated[int, Field(ge=0)]
@@ -129,6 +129,15 @@ class TrainingSection(Section):
     early_stopping_min_delta: Annotated[float, Field(ge=0.0)] = 0.0
     """Smallest decrease of the validation loss that counts as better."""
 
+    @field_validator("checkpoint_dir")
+    @classmethod
+    def _inside_the_run(cls, value: str | None) -> str | None:
+        if value is not None and (not value.strip() or Path(value).is_absolute()
+                                  or ".." in Path(value).parts):
+            raise ValueError(f"checkpoint_dir {value!r} must be a relative path inside "
+                             "output_dir (no '..', not absolute), e.g. 'checkpoints'")
+        return value
+
     @model_validator(mode="after")
     def _has_length(self) -> TrainingSection:
         if self.max_steps is None and self.num_epochs is None:
@@ -177,6 +186,14 @@ class LoggingSection(Section):
     """offline writes under output_dir/wandb with no network (wandb sync uploads later)."""
     tensorboard: bool = False
     """Write TensorBoard scalars to output_dir/tensorboard (pip install tensorboard)."""
+
+    @field_validator("output_dir")
+    @classmethod
+    def _not_empty(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("output_dir is empty; name a run directory, e.g. 'output' "
+                             "('.' for the current directory)")
+        return value
 
 
 class EvalSection(Section):

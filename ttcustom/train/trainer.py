@@ -45,6 +45,7 @@ from ttcustom.train.callbacks import (
     WandbLogger,
 )
 from ttcustom.train.config import RunConfig, load_config, save_config
+from ttcustom.train.runlock import RunLock
 
 log = logging.getLogger("ttcustom.train")
 
@@ -141,16 +142,38 @@ class Trainer:
     # ------------------------------------------------------------------ the loop
     def train(self, resume_from: str | Path | None = None) -> TrainerState:
         """Run to `total_steps` (or early stop); `resume_from` a checkpoint dir or "latest"."""
+        lock, created = RunLock(self.output_dir), False
+        if self.is_main:
+            created = not self.output_dir.exists()
+            lock.acquire()
+        try:
+            self._start(resume_from)
+        except BaseException:
+            lock.release()
+            if created:  # a refused run leaves no trace
+                with contextlib.suppress(OSError):
+                    self.output_dir.rmdir()
+            raise
+        try:
+            self._run()
+        finally:
+            lock.release()
+        log.info("training stopped at step %d: %s", self.state.step, self.state.stop_reason)
+        return self.state
+
+    def _start(self, resume_from: str | Path | None) -> None:
+        """Checks first (earlier checkpoints, resume source); the run's files after."""
         if resume_from is not None:
             self._resume(resume_from)
         elif self.is_main:
             self._claim_output_dir()
         if self.is_main:
-            self.output_dir.mkdir(parents=True, exist_ok=True)
             save_config(self.config, self.output_dir / "config.yaml")
             _attach_file_log(self.output_dir / "training.log", self.config.logging_config.log_level)
         log.info("training %d steps from step %d: %d trainable tensors, %d batches per epoch",
                  self.total_steps, self.state.step, len(self.params), len(self.train_loader))
+
+    def _run(self) -> None:
         self._call("on_train_begin")
         batches = self._batches()
         self.model.train()
@@ -162,10 +185,19 @@ class Trainer:
             if self.eval_loader is not None and not self._evaluated_at(self.state.step):
                 self._evaluate_and_record()
             self.save_final_model()
-        finally:
-            self._call("on_train_end")
-        log.info("training stopped at step %d: %s", self.state.step, self.state.stop_reason)
-        return self.state
+        except BaseException:
+            self._call_quietly("on_train_end")  # the first error is the one to report
+            raise
+        self._call("on_train_end")
+
+    def _call_quietly(self, hook: str) -> None:
+        """Every callback's `hook`, logging (not raising) their errors."""
+        for callback in self.callbacks if self.is_main else ():
+            try:
+                getattr(callback, hook)(self)
+            except Exception as err:
+                log.warning("%s.%s after the run failed: %s: %s", type(callback).__name__,
+                            hook, type(err).__name__, err)
 
     def _claim_output_dir(self) -> None:
         """A fresh run must not mix its checkpoints with an earlier run's."""
