@@ -105,3 +105,14 @@ def test_the_tutorials_config_builds_a_run_as_written(tmp_path):
     assert trainer.total_steps == 3 * (222 // 8 // 4)  # num_epochs: 3 ends before max_steps
     assert trainer.checkpoint_dir == tmp_path / "checkpoints"
     assert trainer.prompt_format == "prompt_response"
+
+
+def test_sequences_longer_than_the_models_positions_are_refused(tmp_path):
+    from ttcustom.train.recipe import check_sequence_length
+
+    config = scratch_config(tmp_path, tokenizer={"kind": "byte"})
+    model = build_model(config, resolve_tokenizer(config), resolve_backend(config))
+    config.training_config.max_sequence_length = 65
+    with pytest.raises(ValueError, match="max_sequence_length 65 exceeds the model's "
+                       "max_position_embeddings 64"):
+        check_sequence_length(config, model)

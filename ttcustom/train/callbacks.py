@@ -55,6 +55,19 @@ class ProgressBar(Callback):
         self.bar.close()
 
 
+def _step_of(line: str, path: Path) -> float:
+    """The step of a metrics record; a torn or unreadable line (a run killed mid-write)
+    counts as past the end, so it is dropped."""
+    try:
+        step = json.loads(line)["step"]
+    except (ValueError, KeyError, TypeError):
+        if line.strip():
+            log.warning("%s: dropping an unreadable line (a run killed mid-write?): %.60s",
+                        path, line)
+        return math.inf
+    return step if isinstance(step, (int, float)) else math.inf
+
+
 class SaveTokenizer(Callback):
     """Writes the run's tokenizer to `output_dir/tokenizer` once the run has started
     (after the trainer's checks), where export and --resume find it."""
@@ -78,8 +91,8 @@ class JsonlMetrics(Callback):
     def on_train_begin(self, trainer: Trainer) -> None:
         self.path = trainer.output_dir / "metrics.jsonl"
         if self.path.exists():
-            kept = [line for line in self.path.read_text().splitlines()
-                    if line.strip() and json.loads(line)["step"] <= trainer.state.step]
+            kept = [line for line in self.path.read_text(errors="replace").splitlines()
+                    if _step_of(line, self.path) <= trainer.state.step]
             self.path.write_text("".join(f"{line}\n" for line in kept))
 
     def _write(self, record: dict[str, Any]) -> None:

@@ -168,6 +168,16 @@ def build_model(config: RunConfig, tokenizer: Any, backend: Backend) -> Any:
     return model
 
 
+def check_sequence_length(config: RunConfig, model: Any) -> None:
+    """A sequence longer than the model's positions would train positions it never had."""
+    length = max_sequence_length(config)
+    limit = model.config.max_position_embeddings
+    if length > limit:
+        raise ValueError(f"training_config.max_sequence_length {length} exceeds the model's "
+                         f"max_position_embeddings {limit}; lower max_sequence_length (or "
+                         "raise model_config.max_seq_len for a model trained from scratch)")
+
+
 def build_optimizer(config: RunConfig, model: Any) -> Any:
     """AdamW (or SGD) over the trainable parameters; no weight decay on 1-d tensors."""
     from ttcustom import optim
@@ -191,6 +201,7 @@ def build_trainer(config: RunConfig, resume: bool = False) -> Trainer:
     tokenizer = resolve_tokenizer(config, resume)
     datasets = build_datasets(config, tokenizer)
     model = build_model(config, tokenizer, backend)
+    check_sequence_length(config, model)
     optimizer = build_optimizer(config, model)
     sampler = None
     if config.device_config.enable_ddp:

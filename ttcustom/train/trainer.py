@@ -25,6 +25,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from safetensors import SafetensorError
+
 from ttcustom.autograd.function import no_grad
 from ttcustom.autograd.tensor import Tensor
 from ttcustom.data.collate import Batch, Collator
@@ -94,6 +96,10 @@ class Trainer:
         if not self.params:
             raise ValueError("the model has no trainable parameters (all requires_grad=False)")
         self.state = TrainerState()
+        # on the reference backend a scalar read is cheap, so every step is checked for a
+        # non-finite loss before its update; on tt that would be a host round-trip per
+        # step, and the check rides on the loss read-back of log/eval/checkpoint steps
+        self._host_reads_are_cheap = getattr(self.params[0].backend, "name", "") in ("cpu", "cuda")
         self.callbacks = self._default_callbacks() + list(callbacks)
         self._reset_window()
 
@@ -147,7 +153,7 @@ class Trainer:
             created = not self.output_dir.exists()
             lock.acquire()
         try:
-            self._start(resume_from)
+            self._start(resume_from, created)
         except BaseException:
             lock.release()
             if created:  # a refused run leaves no trace
@@ -161,15 +167,18 @@ class Trainer:
         log.info("training stopped at step %d: %s", self.state.step, self.state.stop_reason)
         return self.state
 
-    def _start(self, resume_from: str | Path | None) -> None:
+    def _start(self, resume_from: str | Path | None, created: bool) -> None:
         """Checks first (earlier checkpoints, resume source); the run's files after."""
+        log_file = self.output_dir / "training.log"
+        if resume_from is not None and self.is_main and not created:  # says which checkpoint
+            _attach_file_log(log_file, self.config.logging_config.log_level)
         if resume_from is not None:
             self._resume(resume_from)
         elif self.is_main:
             self._claim_output_dir()
         if self.is_main:
             save_config(self.config, self.output_dir / "config.yaml")
-            _attach_file_log(self.output_dir / "training.log", self.config.logging_config.log_level)
+            _attach_file_log(log_file, self.config.logging_config.log_level)
         log.info("training %d steps from step %d: %d trainable tensors, %d batches per epoch",
                  self.total_steps, self.state.step, len(self.params), len(self.train_loader))
 
@@ -233,8 +242,8 @@ class Trainer:
         with no_grad():
             self._norm_sum = norm if self._norm_sum is None else self._norm_sum + norm
         self._window_steps += 1
-        if self._must_read(step):
-            self._read_and_log(step)
+        if self._must_read(step) or (self._host_reads_are_cheap and _not_finite(norm, loss)):
+            self._read_and_log(step)  # raises on a non-finite loss before the update
         self.optimizer.step()
         self.scheduler.step()
         self.optimizer.zero_grad()
@@ -311,9 +320,14 @@ class Trainer:
     def _fail_non_finite(self, step: int, loss: float, norm: float) -> None:
         good = ckpt.latest_checkpoint(self.checkpoint_dir)
         where = f"the last good checkpoint is {good}" if good else "no checkpoint was written yet"
+        if self._host_reads_are_cheap or self._window_steps == 1:
+            stopped = "before updating the weights with it"
+        else:  # tt: read back every log_every steps; the in-memory weights are not saved
+            stopped = (f"at the read-back after {self._window_steps} steps (the weights in "
+                       "memory are discarded, nothing was saved after it)")
         raise NonFiniteLossError(
             f"non-finite training loss {loss} (gradient norm {norm}) by step {step}; the run "
-            f"stopped before updating the weights with it and {where}. Lower "
+            f"stopped {stopped} and {where}. Lower "
             f"training_config.learning_rate ({self.training.learning_rate}), keep grad_clip "
             "set, or check the data; resume with --resume from the checkpoint.")
 
@@ -369,7 +383,7 @@ class Trainer:
         directory = self.checkpoint_dir
         state = {"trainer": asdict(self.state), "data": self.train_loader.state_dict(),
                  "total_steps": self.total_steps, "prompt_format": self.prompt_format,
-                 "prompt_template": self.prompt_template}
+                 "prompt_template": self.prompt_template, "config": self.config.to_dict()}
         path = ckpt.save_checkpoint(directory / ckpt.checkpoint_name(self.state.step), self.module,
                                     self.optimizer, self.scheduler, state)
         ckpt.prune_checkpoints(directory, self.training.keep_last_checkpoints)
@@ -392,16 +406,86 @@ class Trainer:
         return out
 
     def _resume(self, resume_from: str | Path) -> None:
-        source = Path(resume_from)
+        """Load `resume_from` (a checkpoint, or "latest": the newest intact one)."""
         if str(resume_from) == "latest":
-            source = ckpt.latest_checkpoint(self.checkpoint_dir)
-            if source is None:
+            candidates = ckpt.list_checkpoints(self.checkpoint_dir)[::-1]
+            if not candidates:
                 raise FileNotFoundError(f"--resume latest: no complete checkpoint in "
                                         f"{self.checkpoint_dir}")
-        saved = ckpt.load_checkpoint(source, self.module, self.optimizer, self.scheduler)
+        else:
+            candidates = [Path(resume_from)]
+        damaged = []
+        for source in candidates:
+            problem = ckpt.verify_checkpoint(source) if (source / ckpt.STATE_FILE).is_file() \
+                else None
+            if problem is None:
+                self._check_resumed_config(source)
+                try:
+                    saved = ckpt.load_checkpoint(source, self.module, self.optimizer,
+                                                 self.scheduler)
+                    break
+                except (OSError, ValueError, SafetensorError) as err:
+                    if len(candidates) == 1:
+                        raise
+                    problem = f"{type(err).__name__}: {err}"
+            damaged.append(f"{source.name} ({problem})")
+            if len(candidates) == 1:
+                raise ValueError(f"--resume {source}: the checkpoint is damaged: {problem}; "
+                                 "resume from an earlier checkpoint_step_N, or with --resume "
+                                 "alone (the newest intact one)")
+            log.warning("checkpoint %s is damaged (%s); trying the one written before it",
+                        source, problem)
+        else:
+            raise ValueError(f"--resume: no intact checkpoint in {self.checkpoint_dir}: "
+                             + "; ".join(damaged))
         self.state = TrainerState(**saved["trainer"])
         self.train_loader.load_state_dict(saved["data"])
-        log.info("resumed from %s at step %d", source, self.state.step)
+        if damaged:
+            log.warning("resumed from %s at step %d: the newest intact checkpoint (skipped "
+                        "damaged: %s)", source, self.state.step, ", ".join(damaged))
+        else:
+            log.info("resumed from %s at step %d", source, self.state.step)
+
+    def _check_resumed_config(self, source: Path) -> None:
+        """Settings a resumed run can take on are applied (and logged); any other change
+        is refused naming the key: the checkpoint's optimizer, schedule and data order
+        would silently override it."""
+        saved = ckpt.read_state(source).get("config")
+        if saved is None:  # written before configs were kept in checkpoints
+            return
+        old, new = _flatten(saved), _flatten(self.config.to_dict())
+        changed = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
+        refused = [k for k in changed if not k.startswith(RESUMABLE_CHANGES)]
+        if refused:
+            key = refused[0]
+            raise ValueError(
+                f"--resume: {key} is {new.get(key)!r} now but was {old.get(key)!r} when "
+                f"{source.name} was written{' (and ' + ', '.join(refused[1:]) + ')' if refused[1:] else ''}; "
+                "a resumed run keeps the checkpoint's model, optimizer, schedule and data, so "
+                f"it cannot take this change: drop --set {key}=... (or restore the config), or "
+                "start a new run (another --output-dir, or --overwrite)")
+        for key in changed:
+            log.info("resuming with a changed setting: %s %r -> %r", key, old.get(key),
+                     new.get(key))
+
+
+#: Settings a resumed run applies when they differ from the checkpoint's (prefixes).
+RESUMABLE_CHANGES = (
+    "logging_config.", "eval_config.", "device_config.backend",
+    *(f"training_config.{key}" for key in (
+        "max_steps", "num_epochs", "validation_frequency", "validation_batch_size",
+        "eval_batches", "checkpoint_frequency", "save_strategy", "keep_last_checkpoints",
+        "early_stopping_patience", "early_stopping_min_delta")),
+)
+
+
+def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            out.update(_flatten(item, f"{prefix}{key}."))
+        return out
+    return {prefix[:-1]: value}
 
 
 # ---------------------------------------------------------------------- helpers
@@ -419,6 +503,12 @@ def _as_loader(data: Any, batch_size: int, shuffle: bool, seed: int, pad_id: int
                          f"examples, got {type(data).__name__}")
     return DataLoader(data, batch_size, shuffle=shuffle, seed=seed, drop_last=shuffle,
                       collate_fn=Collator(pad_id), sampler=sampler)
+
+
+def _not_finite(norm: Tensor, loss: Tensor) -> bool:
+    """One host read of both scalars (a NaN/Inf loss or gradient norm)."""
+    with no_grad():
+        return not math.isfinite((norm + loss.detach()).item())
 
 
 def _pad_id(tokenizer: Any) -> int:
