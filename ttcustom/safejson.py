@@ -46,8 +46,9 @@ def parse(text: str | bytes, max_depth: int = MAX_DEPTH, allow_nan: bool = False
         value = json.loads(text, object_pairs_hook=_no_duplicates,
                            parse_constant=None if allow_nan else _no_constant)
     except json.JSONDecodeError as err:
-        raise JSONInputError(f"not valid JSON: {err.msg} at line {err.lineno} column "
-                             f"{err.colno}") from None
+        where = f"line {err.lineno} column {err.colno}" if err.lineno > 1 else \
+            f"column {err.colno}"
+        raise JSONInputError(f"not valid JSON: {err.msg} at {where}") from None
     except UnicodeDecodeError as err:
         raise JSONInputError(f"not UTF-8 (byte {err.start}: "
                              f"{err.object[err.start:err.start + 1]!r})") from None
