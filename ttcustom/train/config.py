@@ -331,6 +331,13 @@ MAX_YAML_DEPTH = 64
 MAX_YAML_VALUES = 100_000
 
 
+class YAMLLimitError(yaml.MarkedYAMLError):
+    """A YAML document refused by the bounds below; `problem_mark` says where."""
+
+    def __init__(self, problem: str, mark: Any) -> None:
+        super().__init__(None, None, problem, mark)
+
+
 class _Loader(yaml.SafeLoader):
     """SafeLoader that reads `1e-4` as a float (YAML 1.2), as people write learning rates,
     and refuses documents that are a denial of service rather than a config: recursive
@@ -346,15 +353,13 @@ class _Loader(yaml.SafeLoader):
         event = self.peek_event()
         if isinstance(event, yaml.AliasEvent):
             if event.anchor in self._open:
-                raise yaml.composer.ComposerError(
-                    None, None, f"alias *{event.anchor} is inside the node it refers to (a "
-                    "recursive alias)", event.start_mark)
+                raise YAMLLimitError(f"alias *{event.anchor} is inside the node it refers to "
+                                     "(a recursive alias)", event.start_mark)
             return super().compose_node(parent, index)
         anchor = getattr(event, "anchor", None)
         self._depth += 1
         if self._depth > MAX_YAML_DEPTH:
-            raise yaml.composer.ComposerError(None, None, f"nested deeper than "
-                                              f"{MAX_YAML_DEPTH} levels", event.start_mark)
+            raise YAMLLimitError(f"nested deeper than {MAX_YAML_DEPTH} levels", event.start_mark)
         if anchor is not None:
             self._open.add(anchor)
         try:
@@ -393,9 +398,9 @@ def parse_yaml(text: str) -> tuple[yaml.Node | None, Any]:
         if node is None:
             return None, None
         if _expanded_size(node, {}) > MAX_YAML_VALUES:
-            raise yaml.composer.ComposerError(
-                None, None, f"the YAML aliases expand to more than {MAX_YAML_VALUES} values "
-                "(a 'billion laughs' document?); write the values out", node.start_mark)
+            raise YAMLLimitError(f"the YAML aliases expand to more than {MAX_YAML_VALUES} "
+                                 "values (a 'billion laughs' document?); write the values out",
+                                 node.start_mark)
         return node, loader.construct_document(node)
     finally:
         loader.dispose()
