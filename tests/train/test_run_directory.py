@@ -112,3 +112,16 @@ def test_a_lock_with_this_process_pid_is_held(tmp_path):
     (tmp_path / LOCK_NAME).write_text(f"{os.getpid()}\n")
     with pytest.raises(FileExistsError, match="in use"):
         RunLock(tmp_path).acquire()
+
+
+def test_export_refuses_a_damaged_checkpoint(tmp_path):
+    from ttcustom.train.export_run import export_checkpoint
+
+    build_trainer(scratch_run(tmp_path, kind="byte")).train()
+    model_file = tmp_path / "run" / "checkpoint_step_1" / "model.safetensors"
+    data = bytearray(model_file.read_bytes())
+    data[-3] ^= 0x10
+    model_file.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="checkpoint is damaged: model.safetensors does not match"):
+        export_checkpoint(tmp_path / "run", "hf", tmp_path / "hf")
+    assert not (tmp_path / "hf").exists()

@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 
 from ttcustom.models.safetensors_io import write_file
+from ttcustom.oserrors import naming
 
 SAFETENSORS_METADATA = {"format": "pt"}  # transformers refuses files without it
 
@@ -91,7 +92,8 @@ def mark_written(directory: str | Path) -> None:
 
 
 def write_json(path: Path, value: object) -> None:
-    path.write_text(json.dumps(value, indent=2, sort_keys=True) + "\n")
+    with naming(path):
+        path.write_text(json.dumps(value, indent=2, sort_keys=True) + "\n")
 
 
 TensorSpec = tuple[str, torch.dtype, tuple[int, ...]]

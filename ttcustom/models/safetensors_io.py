@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 
 from ttcustom import safejson
+from ttcustom.oserrors import naming
 
 DTYPES: dict[str, torch.dtype] = {
     "F64": torch.float64, "F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16,
@@ -165,7 +166,7 @@ def write_file(path: str | os.PathLike, specs: Sequence[tuple[str, torch.dtype, 
         header["__metadata__"] = metadata
     raw = json.dumps(header, separators=(",", ":")).encode()
     raw += b" " * (-len(raw) % 8)  # the data starts 8-byte aligned, as the reference writer does
-    with open(path, "wb") as f:
+    with naming(path), open(path, "wb") as f:
         f.write(struct.pack("<Q", len(raw)))
         f.write(raw)
         for name, dtype, shape in specs:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from tqdm.auto import tqdm
 
+from ttcustom.oserrors import naming
 from ttcustom.train.plot import plot_loss_curves
 
 if TYPE_CHECKING:
@@ -96,7 +97,7 @@ class JsonlMetrics(Callback):
             self.path.write_text("".join(f"{line}\n" for line in kept))
 
     def _write(self, record: dict[str, Any]) -> None:
-        with self.path.open("a", encoding="utf-8") as handle:
+        with naming(self.path), self.path.open("a", encoding="utf-8") as handle:
             handle.write(json.dumps(record) + "\n")
 
     def on_log(self, trainer: Trainer, metrics: dict[str, Any]) -> None:

@@ -31,6 +31,7 @@ from safetensors.torch import load_file, save_file
 
 from ttcustom import random as tc_random
 from ttcustom.autograd.tensor import Tensor
+from ttcustom.oserrors import naming
 
 PREFIX = "checkpoint_step_"
 _NAME = re.compile(rf"^{PREFIX}(\d+)$")
@@ -238,12 +239,13 @@ def _join_rng(tensors: dict[str, torch.Tensor], plain: dict) -> dict:
 
 def _write_tensors(path: Path, tensors: dict[str, torch.Tensor],
                    metadata: dict[str, str] | None = None) -> None:
-    save_file(tensors, str(path), metadata=metadata)
-    _fsync(path)
+    with naming(path):
+        save_file(tensors, str(path), metadata=metadata)
+        _fsync(path)
 
 
 def _write_json(path: Path, value: Any) -> None:
-    with path.open("w", encoding="utf-8") as handle:
+    with naming(path), path.open("w", encoding="utf-8") as handle:
         json.dump(value, handle, indent=1)
         handle.flush()
         os.fsync(handle.fileno())
