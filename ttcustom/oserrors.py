@@ -1,4 +1,5 @@
-"""OS errors (disk full, read-only or forbidden directories) as one line naming the path.
+"""OS errors (disk full, read-only or forbidden directories) as one line naming the path,
+and whether a process (the holder of a lock or temporary directory) still exists.
 
 `naming(path)` re-raises an OSError that lacks a file name (a failed `write()` or a
 safetensors I/O error) with `path` attached, so `describe(err)` can say which file and
@@ -51,4 +52,17 @@ def describe(err: OSError) -> str:
     return f"{err.filename}: {err.strerror}" + (f"; {hint}" if hint else "")
 
 
-__all__ = ["describe", "naming"]
+def process_exists(pid: int) -> bool:
+    """Whether process `pid` is running (this process counts as running)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by another user
+        return True
+    return True
+
+
+__all__ = ["describe", "naming", "process_exists"]

@@ -1,6 +1,7 @@
 """to_hf writes checkpoints transformers reloads: bit-identical round trip, sharding, atomicity."""
 
 import json
+import os
 
 import pytest
 import torch
@@ -144,3 +145,18 @@ def test_config_written_from_fields_alone_rebuilds_the_same_model(arch, tmp_path
     reloaded = transformers.AutoModelForCausalLM.from_pretrained(tmp_path / "out").eval()
     ids, _ = batch()
     torch.testing.assert_close(reloaded(input_ids=ids).logits, reference(input_ids=ids).logits)
+
+
+def test_a_killed_exports_temporary_directory_is_removed_by_the_next_export(tmp_path):
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    orphan = tmp_path / f".out.tmp-{dead}-abcd1234"
+    orphan.mkdir()
+    (orphan / "model.safetensors").write_bytes(bytes(1024))
+    live = tmp_path / f".out.tmp-{os.getpid()}-live0000"  # a concurrent export: kept
+    live.mkdir()
+    to_hf(from_hf(hf_model("llama")), tmp_path / "out")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [live.name, "out"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 import shutil
 import uuid
@@ -13,7 +14,7 @@ from pathlib import Path
 import torch
 
 from ttcustom.models.safetensors_io import write_file
-from ttcustom.oserrors import naming
+from ttcustom.oserrors import naming, process_exists
 
 SAFETENSORS_METADATA = {"format": "pt"}  # transformers refuses files without it
 
@@ -43,7 +44,8 @@ def atomic_directory(out_dir: str | Path) -> Iterator[Path]:
     out_dir = Path(out_dir).absolute()
     _check_replaceable(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tag = uuid.uuid4().hex[:8]
+    _remove_orphans(out_dir)
+    tag = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
     tmp = out_dir.parent / f".{out_dir.name}.tmp-{tag}"
     tmp.mkdir()
     try:
@@ -58,6 +60,15 @@ def atomic_directory(out_dir: str | Path) -> Iterator[Path]:
         out_dir.rename(old)
     tmp.rename(out_dir)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def _remove_orphans(out_dir: Path) -> None:
+    """Temporary directories of exports to `out_dir` whose process was killed (SIGKILL,
+    power loss: no cleanup ran); a live process's directory is left alone."""
+    for orphan in out_dir.parent.glob(f".{out_dir.name}.tmp-*"):
+        pid = orphan.name.rsplit(".tmp-", 1)[1].split("-")[0]
+        if pid.isdigit() and not process_exists(int(pid)):
+            shutil.rmtree(orphan, ignore_errors=True)
 
 
 def _files(directory: Path) -> set[str]:

@@ -11,6 +11,8 @@ import contextlib
 import os
 from pathlib import Path
 
+from ttcustom.oserrors import process_exists
+
 LOCK_NAME = ".ttcustom.lock"
 
 
@@ -27,7 +29,7 @@ class RunLock:
                 fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
             except FileExistsError:
                 holder = _holder(self.path)
-                if holder is not None and _alive(holder):
+                if holder is not None and process_exists(holder):
                     raise FileExistsError(
                         f"{self.path.parent} is in use by another run (pid {holder}, lock file "
                         f"{self.path}); wait for it to finish, or pick another --output-dir"
@@ -54,18 +56,6 @@ def _holder(path: Path) -> int | None:
         return int(path.read_text().strip())
     except (OSError, ValueError):
         return None
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by another user
-        return True
-    return True
 
 
 __all__ = ["LOCK_NAME", "RunLock"]
