@@ -107,3 +107,29 @@ def test_fuzzed_generate_arguments_end_in_an_exit_code(temperature, top_k, top_p
     except SystemExit as exit_:  # argparse: not a number
         code = exit_.code
     assert code in (1, 2)
+
+
+@pytest.mark.parametrize("flag,value,match", [
+    ("--max-length", "-3", "argument --max-length: -3 is below the minimum 1"),
+    ("--max-length", "ten", "argument --max-length: 'ten' is not a whole number"),
+    ("--max-issues", "-1", "argument --max-issues: -1 is below the minimum 0"),
+])
+def test_data_validate_names_a_bad_count_argument(capsys, flag, value, match):
+    with pytest.raises(SystemExit) as raised:
+        main(["data", "validate", "x.jsonl", "--tokenizer", "byte", flag, value])
+    assert raised.value.code == 2
+    assert match in capsys.readouterr().err
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from(["--max-length", "--max-issues", "--format", "--truncate",
+                                 "--tokenizer", "byte", "-1", "0", "7", "chat", "x", "--"]),
+                max_size=5))
+def test_fuzzed_data_validate_arguments_end_in_an_exit_code(tmp_path_factory, argv):
+    path = tmp_path_factory.mktemp("fuzz") / "d.jsonl"
+    path.write_text('{"text": "hello"}\n')
+    try:
+        code = main(["data", "validate", str(path), *argv])
+    except SystemExit as exit_:
+        code = exit_.code
+    assert code in (0, 1, 2)

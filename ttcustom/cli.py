@@ -20,6 +20,20 @@ from typing import Any
 EXIT_USAGE = 2  # bad config, bad data, bad arguments
 
 
+def counting_number(minimum: int) -> Callable[[str], int]:
+    """argparse type: an integer >= `minimum` (argparse names the flag in its error)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value} is below the minimum {minimum}")
+        return value
+
+    return parse
+
+
 # ---------------------------------------------------------------------- train
 def _register_train(sub: Any) -> None:
     p = sub.add_parser("train", help="train or fine-tune from a YAML config",
@@ -76,11 +90,13 @@ def _register_data(sub: Any) -> None:
     v.add_argument("--format", default="auto", choices=("auto", *FORMAT_NAMES))
     v.add_argument("--tokenizer", metavar="DIR",
                    help="model/tokenizer directory (or 'byte') for token lengths")
-    v.add_argument("--max-length", type=int, metavar="N", help="token limit per example")
+    v.add_argument("--max-length", type=counting_number(1), metavar="N",
+                   help="token limit per example")
     v.add_argument("--truncate", action="store_true", help="count over-long examples as "
                    "truncated instead of errors")
     v.add_argument("--allow-duplicates", action="store_true")
-    v.add_argument("--max-issues", type=int, default=None, help="print at most N issues")
+    v.add_argument("--max-issues", type=counting_number(0), default=None,
+                   help="print at most N issues")
     v.set_defaults(func=_validate)
 
 
@@ -302,4 +318,4 @@ if __name__ == "__main__":
     sys.exit(main())
 
 
-__all__ = ["COMMANDS", "build_parser", "main", "side_by_side"]
+__all__ = ["COMMANDS", "build_parser", "counting_number", "main", "side_by_side"]

@@ -65,7 +65,7 @@ def test_a_refused_run_writes_nothing(tmp_path):
     build_trainer(config).train()
     run = tmp_path / "run"
     before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
-    (tmp_path / "corpus.txt").write_text("other words entirely " * 100)
+    config.data.tokenizer.kind = "byte"  # a different tokenizer: must not replace the run's
     with pytest.raises(FileExistsError, match="holds checkpoints of an earlier run"):
         build_trainer(config).train()
     assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
