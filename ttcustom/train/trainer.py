@@ -406,45 +406,51 @@ class Trainer:
         return out
 
     def _resume(self, resume_from: str | Path) -> None:
-        """Load `resume_from` (a checkpoint, or "latest": the newest intact one)."""
-        if str(resume_from) == "latest":
-            candidates = ckpt.list_checkpoints(self.checkpoint_dir)[::-1]
-            if not candidates:
-                raise FileNotFoundError(f"--resume latest: no complete checkpoint in "
-                                        f"{self.checkpoint_dir}")
-        else:
-            candidates = [Path(resume_from)]
+        """Load `resume_from`: a checkpoint, or "latest" = the newest intact one (damaged
+        ones are skipped with a warning naming them)."""
+        named = str(resume_from) != "latest"
+        candidates = [Path(resume_from)] if named else \
+            ckpt.list_checkpoints(self.checkpoint_dir)[::-1]
+        if not candidates:
+            raise FileNotFoundError(f"--resume latest: no complete checkpoint in "
+                                    f"{self.checkpoint_dir}")
         damaged = []
         for source in candidates:
-            problem = ckpt.verify_checkpoint(source) if (source / ckpt.STATE_FILE).is_file() \
-                else None
+            problem = self._load_if_intact(source, named)
             if problem is None:
-                self._check_resumed_config(source)
-                try:
-                    saved = ckpt.load_checkpoint(source, self.module, self.optimizer,
-                                                 self.scheduler)
-                    break
-                except (OSError, ValueError, SafetensorError) as err:
-                    if len(candidates) == 1:
-                        raise
-                    problem = f"{type(err).__name__}: {err}"
-            damaged.append(f"{source.name} ({problem})")
-            if len(candidates) == 1:
+                break
+            if named:
                 raise ValueError(f"--resume {source}: the checkpoint is damaged: {problem}; "
                                  "resume from an earlier checkpoint_step_N, or with --resume "
                                  "alone (the newest intact one)")
+            damaged.append(f"{source.name} ({problem})")
             log.warning("checkpoint %s is damaged (%s); trying the one written before it",
                         source, problem)
         else:
             raise ValueError(f"--resume: no intact checkpoint in {self.checkpoint_dir}: "
                              + "; ".join(damaged))
-        self.state = TrainerState(**saved["trainer"])
-        self.train_loader.load_state_dict(saved["data"])
         if damaged:
             log.warning("resumed from %s at step %d: the newest intact checkpoint (skipped "
                         "damaged: %s)", source, self.state.step, ", ".join(damaged))
         else:
             log.info("resumed from %s at step %d", source, self.state.step)
+
+    def _load_if_intact(self, source: Path, named: bool) -> str | None:
+        """Restore everything from `source`; None, or what is wrong with its files."""
+        if (source / ckpt.STATE_FILE).is_file():
+            problem = ckpt.verify_checkpoint(source)
+            if problem is not None:
+                return problem
+            self._check_resumed_config(source)
+        try:
+            saved = ckpt.load_checkpoint(source, self.module, self.optimizer, self.scheduler)
+        except (OSError, ValueError, SafetensorError) as err:
+            if named:  # the user's choice: its own error (incomplete, another model...)
+                raise
+            return f"{type(err).__name__}: {err}"
+        self.state = TrainerState(**saved["trainer"])
+        self.train_loader.load_state_dict(saved["data"])
+        return None
 
     def _check_resumed_config(self, source: Path) -> None:
         """Settings a resumed run can take on are applied (and logged); any other change
@@ -457,13 +463,14 @@ class Trainer:
         changed = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
         refused = [k for k in changed if not k.startswith(RESUMABLE_CHANGES)]
         if refused:
-            key = refused[0]
+            key, others = refused[0], ", ".join(refused[1:])
+            also = f" (also changed: {others})" if others else ""
             raise ValueError(
                 f"--resume: {key} is {new.get(key)!r} now but was {old.get(key)!r} when "
-                f"{source.name} was written{' (and ' + ', '.join(refused[1:]) + ')' if refused[1:] else ''}; "
-                "a resumed run keeps the checkpoint's model, optimizer, schedule and data, so "
-                f"it cannot take this change: drop --set {key}=... (or restore the config), or "
-                "start a new run (another --output-dir, or --overwrite)")
+                f"{source.name} was written{also}; a resumed run keeps the checkpoint's "
+                "model, optimizer, schedule and data, so it cannot take this change: drop "
+                f"--set {key}=... (or restore the config), or start a new run (another "
+                "--output-dir, or --overwrite)")
         for key in changed:
             log.info("resuming with a changed setting: %s %r -> %r", key, old.get(key),
                      new.get(key))
