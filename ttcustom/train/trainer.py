@@ -242,7 +242,7 @@ class Trainer:
         with no_grad():
             self._norm_sum = norm if self._norm_sum is None else self._norm_sum + norm
         self._window_steps += 1
-        if self._must_read(step) or (self._host_reads_are_cheap and _not_finite(norm, loss)):
+        if self._must_read(step) or (self._host_reads_are_cheap and _not_finite(norm)):
             self._read_and_log(step)  # raises on a non-finite loss before the update
         self.optimizer.step()
         self.scheduler.step()
@@ -512,10 +512,11 @@ def _as_loader(data: Any, batch_size: int, shuffle: bool, seed: int, pad_id: int
                       collate_fn=Collator(pad_id), sampler=sampler)
 
 
-def _not_finite(norm: Tensor, loss: Tensor) -> bool:
-    """One host read of both scalars (a NaN/Inf loss or gradient norm)."""
-    with no_grad():
-        return not math.isfinite((norm + loss.detach()).item())
+def _not_finite(norm: Tensor) -> bool:
+    """Whether the gradient norm is NaN/Inf (one scalar read). A non-finite loss makes
+    non-finite gradients, and the norm (unlike the loss) is the same on every
+    data-parallel rank, so all ranks stop together."""
+    return not math.isfinite(norm.item())
 
 
 def _pad_id(tokenizer: Any) -> int:
