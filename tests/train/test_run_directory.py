@@ -125,3 +125,19 @@ def test_export_refuses_a_damaged_checkpoint(tmp_path):
     with pytest.raises(ValueError, match="checkpoint is damaged: model.safetensors does not match"):
         export_checkpoint(tmp_path / "run", "hf", tmp_path / "hf")
     assert not (tmp_path / "hf").exists()
+
+
+def test_overwrite_deletes_the_earlier_runs_outputs(tmp_path):
+    make(tmp_path, max_steps=2).train()
+    (tmp_path / "final_adapter").mkdir()
+    (tmp_path / "final_adapter" / "adapter_model.safetensors").write_bytes(b"old")
+    (tmp_path / "validation.txt").write_text("old samples\n")
+    with (tmp_path / "training.log").open("a") as handle:
+        handle.write("OLD RUN\n")
+    trainer = make(tmp_path, max_steps=2)
+    trainer.config.logging_config.overwrite_output_dir = True
+    trainer.train()
+    assert not (tmp_path / "final_adapter").exists()
+    assert not (tmp_path / "validation.txt").exists()
+    assert "OLD RUN" not in (tmp_path / "training.log").read_text()
+    assert [p.name for p in sorted(tmp_path.glob("checkpoint_step_*"))] == ["checkpoint_step_2"]

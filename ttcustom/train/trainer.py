@@ -209,18 +209,29 @@ class Trainer:
                             hook, type(err).__name__, err)
 
     def _claim_output_dir(self) -> None:
-        """A fresh run must not mix its checkpoints with an earlier run's."""
+        """A fresh run must not mix its checkpoints with an earlier run's; --overwrite
+        starts clean (the earlier run's checkpoints and outputs are deleted)."""
         stale = ckpt.list_checkpoints(self.checkpoint_dir)
-        if not stale:
-            return
-        if not self.config.logging_config.overwrite_output_dir:
+        overwrite = self.config.logging_config.overwrite_output_dir
+        if stale and not overwrite:
             raise FileExistsError(
                 f"{self.checkpoint_dir} holds checkpoints of an earlier run ({stale[-1].name}); "
                 "continue it with --resume, pick another --output-dir, or start over with "
                 "--overwrite (deletes them)")
+        if not overwrite:
+            return
         for old in stale:
             shutil.rmtree(old)
-        log.info("deleted %d checkpoints of an earlier run in %s", len(stale), self.checkpoint_dir)
+        outputs = [self.output_dir / name for name in RUN_OUTPUTS]
+        for path in outputs:
+            if path.is_dir():
+                shutil.rmtree(path)
+            elif path.exists():
+                path.unlink()
+        with contextlib.suppress(FileNotFoundError):  # an open log handler keeps appending
+            (self.output_dir / "training.log").open("w").close()
+        log.info("--overwrite: deleted %d checkpoints and the outputs of an earlier run in %s",
+                 len(stale), self.output_dir)
 
     def _batches(self) -> Iterator[Batch]:
         while True:
@@ -475,6 +486,11 @@ class Trainer:
             log.info("resuming with a changed setting: %s %r -> %r", key, old.get(key),
                      new.get(key))
 
+
+#: What a run writes into output_dir besides checkpoints (and training.log, emptied);
+#: --overwrite deletes them so nothing of the earlier run is mistaken for this one's.
+RUN_OUTPUTS = ("final_model", "final_adapter", "tokenizer", "metrics.jsonl", "validation.txt",
+               "training_curves.png", "tensorboard")
 
 #: Settings a resumed run applies when they differ from the checkpoint's (prefixes).
 RESUMABLE_CHANGES = (
