@@ -199,7 +199,8 @@ class CausalLM(Module):
                 f"{total} tokens exceed sliding_window={window} from the model config; "
                 f"sliding-window attention is not supported: keep sequences <= {window}"
             )
-        if self.training and total > self.config.max_position_embeddings:
+        limit = self.config.training_length_limit
+        if self.training and limit is not None and total > limit:
             raise ValueError(
                 f"{total} tokens exceed max_position_embeddings="
                 f"{self.config.max_position_embeddings} of this model; training on longer "

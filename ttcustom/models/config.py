@@ -114,6 +114,13 @@ class ModelConfig:
         return FAMILIES[self.model_type]
 
     @property
+    def training_length_limit(self) -> int | None:
+        """Longest sequence to train on: max_position_embeddings, except with dynamic
+        (NTK) rope scaling, which recomputes the rotary base for longer sequences."""
+        dynamic = (self.rope_scaling or {}).get("rope_type") == "dynamic"
+        return None if dynamic else self.max_position_embeddings
+
+    @property
     def architecture(self) -> str:
         """The transformers class name written to config.json's `architectures`."""
         return self.family.hf_class

@@ -171,8 +171,8 @@ def build_model(config: RunConfig, tokenizer: Any, backend: Backend) -> Any:
 def check_sequence_length(config: RunConfig, model: Any) -> None:
     """A sequence longer than the model's positions would train positions it never had."""
     length = max_sequence_length(config)
-    limit = model.config.max_position_embeddings
-    if length > limit:
+    limit = model.config.training_length_limit
+    if limit is not None and length > limit:
         raise ValueError(f"training_config.max_sequence_length {length} exceeds the model's "
                          f"max_position_embeddings {limit}; lower max_sequence_length (or "
                          "raise model_config.max_seq_len for a model trained from scratch)")
