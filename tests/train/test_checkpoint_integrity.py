@@ -135,3 +135,20 @@ def test_nan_between_log_steps_is_caught_before_its_update(tmp_path):
     after = [p.to_torch() for p in trainer.model.parameters()]
     assert all(torch.isfinite(a).all() for a in after)
     assert any(not torch.equal(a, b) for a, b in zip(after, weights))  # steps 1-2 applied
+
+
+def test_without_cheap_host_reads_nan_is_caught_at_the_next_read_back(tmp_path):
+    """The tt backend's path: no read per step; the NaN surfaces at the log step, nothing
+    is saved after it, and the message says the in-memory weights are discarded."""
+    trainer = make(tmp_path, max_steps=8, checkpoint_frequency=4, validation_frequency=100)
+    trainer.config.logging_config.log_every = 4
+    trainer._host_reads_are_cheap = False
+    reads = []
+    original = trainer._read_and_log
+    trainer._read_and_log = lambda step: (reads.append(step), original(step))
+    trainer.model.poison_after = 5  # the sixth step's loss is NaN
+    with pytest.raises(NonFiniteLossError, match="by step 8; the run stopped at the read-back "
+                       "after 4 steps .*checkpoint_step_4"):
+        trainer.train()
+    assert reads == [4, 8]
+    assert [p.name for p in tmp_path.glob("checkpoint_step_*")] == ["checkpoint_step_4"]
