@@ -8,13 +8,30 @@ subcommand by appending its own `register` to `COMMANDS`.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import shutil
+import signal
 import sys
 import textwrap
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 EXIT_USAGE = 2  # bad config, bad data, bad arguments
+
+
+def counting_number(minimum: int) -> Callable[[str], int]:
+    """argparse type: an integer >= `minimum` (argparse names the flag in its error)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value} is below the minimum {minimum}")
+        return value
+
+    return parse
 
 
 # ---------------------------------------------------------------------- train
@@ -73,11 +90,13 @@ def _register_data(sub: Any) -> None:
     v.add_argument("--format", default="auto", choices=("auto", *FORMAT_NAMES))
     v.add_argument("--tokenizer", metavar="DIR",
                    help="model/tokenizer directory (or 'byte') for token lengths")
-    v.add_argument("--max-length", type=int, metavar="N", help="token limit per example")
+    v.add_argument("--max-length", type=counting_number(1), metavar="N",
+                   help="token limit per example")
     v.add_argument("--truncate", action="store_true", help="count over-long examples as "
                    "truncated instead of errors")
     v.add_argument("--allow-duplicates", action="store_true")
-    v.add_argument("--max-issues", type=int, default=None, help="print at most N issues")
+    v.add_argument("--max-issues", type=counting_number(0), default=None,
+                   help="print at most N issues")
     v.set_defaults(func=_validate)
 
 
@@ -126,8 +145,10 @@ def _load_for_generation(directory: str, backend: str) -> tuple[Any, Any]:
 
 
 def _generate(args: argparse.Namespace) -> int:
+    from ttcustom.generation import check_sampling
     from ttcustom.train.sampling import complete
 
+    check_sampling(args.temperature, args.top_k, args.top_p, args.max_new_tokens)
     model, tokenizer = _load_for_generation(args.model, args.backend)
     fmt = args.format
     if fmt == "auto":
@@ -247,25 +268,54 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one subcommand; known user errors print one message (no traceback)."""
     from ttcustom.data.validate import DataValidationError
+    from ttcustom.oserrors import describe
     from ttcustom.train.config import ConfigError
     from ttcustom.train.trainer import NonFiniteLossError
 
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        with _terminate_as_exception():
+            return args.func(args)
     except (ConfigError, DataValidationError) as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_USAGE
-    except (NonFiniteLossError, FileNotFoundError, FileExistsError, ValueError) as err:
+    except (NonFiniteLossError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
+        return 1
+    except OSError as err:  # disk full, read-only or forbidden directory, missing file
+        print(f"error: {describe(err)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Terminated:
+        print("terminated (SIGTERM); unfinished files were removed", file=sys.stderr)
+        return 128 + signal.SIGTERM
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread so every `finally` / cleanup runs (temporary
+    export and checkpoint directories are removed, the run lock released)."""
+
+
+@contextlib.contextmanager
+def _terminate_as_exception() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":
     sys.exit(main())
 
 
-__all__ = ["COMMANDS", "build_parser", "main", "side_by_side"]
+__all__ = ["COMMANDS", "build_parser", "counting_number", "main", "side_by_side"]

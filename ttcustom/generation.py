@@ -9,7 +9,9 @@ exactly as it would alone.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from numbers import Integral, Real
 from typing import Any
 
 import torch
@@ -40,12 +42,28 @@ def _eos_ids(eos_token_id: int | Sequence[int] | None, config: Any) -> list[int]
     return [eos_token_id] if isinstance(eos_token_id, int) else list(eos_token_id)
 
 
+def check_sampling(temperature: float, top_k: int | None, top_p: float | None,
+                   max_new_tokens: int | None = None) -> None:
+    """ValueError naming the argument when a sampling setting is out of range."""
+    if not (isinstance(temperature, Real) and math.isfinite(temperature)
+            and temperature >= 0):
+        raise ValueError(f"generate: temperature must be a finite number >= 0 (0: greedy), "
+                         f"got {temperature!r}")
+    if top_k is not None and not (isinstance(top_k, Integral) and top_k >= 0):
+        raise ValueError(f"generate: top_k must be an integer >= 0 (0 or None: off), got {top_k!r}")
+    if top_p is not None and not (isinstance(top_p, Real) and 0 < top_p <= 1):
+        raise ValueError(f"generate: top_p must be in (0, 1] (1.0 or None: off), got {top_p!r}")
+    if max_new_tokens is not None and not (isinstance(max_new_tokens, Integral)
+                                           and max_new_tokens >= 1):
+        raise ValueError(f"generate: max_new_tokens must be an integer >= 1, got "
+                         f"{max_new_tokens!r}")
+
+
 def sample_next(logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = None,
                 top_p: float | None = None, generator: torch.Generator | None = None
                 ) -> torch.Tensor:
     """Next token ids [B] from logits [B, V]; temperature 0 is greedy (argmax)."""
-    if temperature < 0:
-        raise ValueError(f"generate: temperature must be >= 0, got {temperature}")
+    check_sampling(temperature, top_k, top_p)
     if temperature == 0:
         return logits.argmax(dim=-1)
     logits = logits.float() / temperature
@@ -86,6 +104,7 @@ def generate(
     and generation stops when every row has finished. `seed` makes sampling repeatable.
     `use_cache=False` recomputes the whole sequence each step (a check of the cache).
     """
+    check_sampling(temperature, top_k, top_p, max_new_tokens)
     ids = _host_ids(input_ids, "input_ids")
     mask = torch.ones_like(ids) if attention_mask is None else _host_ids(attention_mask,
                                                                           "attention_mask")
@@ -138,4 +157,4 @@ def _decode(model, ids, mask, padded, max_new_tokens, use_cache, eos, pad, choos
     return torch.stack(generated, dim=1)
 
 
-__all__ = ["generate", "sample_next"]
+__all__ = ["check_sampling", "generate", "sample_next"]

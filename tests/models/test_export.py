@@ -1,6 +1,7 @@
 """to_hf writes checkpoints transformers reloads: bit-identical round trip, sharding, atomicity."""
 
 import json
+import os
 
 import pytest
 import torch
@@ -95,9 +96,30 @@ def test_failed_export_leaves_the_previous_directory_untouched(tmp_path, monkeyp
 
 def test_refuses_to_replace_a_directory_that_is_not_a_checkpoint(tmp_path):
     (tmp_path / "notes.txt").write_text("mine")
-    with pytest.raises(FileExistsError, match="not a checkpoint"):
+    with pytest.raises(FileExistsError, match="did not write"):
         to_hf(from_hf(hf_model("llama")), tmp_path)
     assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_refuses_to_replace_a_model_directory_it_did_not_write(tmp_path):
+    """A downloaded model folder (config.json and more) keeps every file."""
+    hf_model("llama").save_pretrained(tmp_path / "downloaded")
+    (tmp_path / "downloaded" / "README.md").write_text("model card")
+    before = sorted(p.name for p in (tmp_path / "downloaded").iterdir())
+    with pytest.raises(FileExistsError, match="README.md"):
+        to_hf(from_hf(hf_model("llama")), tmp_path / "downloaded")
+    assert sorted(p.name for p in (tmp_path / "downloaded").iterdir()) == before
+
+
+def test_replaces_its_own_export_but_not_a_file_added_to_it(tmp_path):
+    model = from_hf(hf_model("llama"))
+    to_hf(model, tmp_path / "out")
+    to_hf(model, tmp_path / "out")  # its own files: replaced
+    (tmp_path / "out" / "notes.txt").write_text("mine")
+    with pytest.raises(FileExistsError, match="notes.txt"):
+        to_hf(model, tmp_path / "out")
+    assert (tmp_path / "out" / "notes.txt").read_text() == "mine"
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
 
 
 def test_tokenizer_files_of_the_source_are_copied(tmp_path):
@@ -123,3 +145,18 @@ def test_config_written_from_fields_alone_rebuilds_the_same_model(arch, tmp_path
     reloaded = transformers.AutoModelForCausalLM.from_pretrained(tmp_path / "out").eval()
     ids, _ = batch()
     torch.testing.assert_close(reloaded(input_ids=ids).logits, reference(input_ids=ids).logits)
+
+
+def test_a_killed_exports_temporary_directory_is_removed_by_the_next_export(tmp_path):
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    orphan = tmp_path / f".out.tmp-{dead}-abcd1234"
+    orphan.mkdir()
+    (orphan / "model.safetensors").write_bytes(bytes(1024))
+    live = tmp_path / f".out.tmp-{os.getpid()}-live0000"  # a concurrent export: kept
+    live.mkdir()
+    to_hf(from_hf(hf_model("llama")), tmp_path / "out")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [live.name, "out"]

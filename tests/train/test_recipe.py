@@ -36,14 +36,14 @@ def test_corpus_is_split_ninety_ten_into_fixed_blocks(tmp_path):
     assert datasets.prompt_format == "raw"
 
 
-def test_a_trained_tokenizer_is_reused_from_the_run_directory(tmp_path):
+def test_a_resumed_run_reuses_the_trained_tokenizer_of_the_run_directory(tmp_path):
     from ttcustom.data import save_tokenizer
 
     config = scratch_config(tmp_path, tokenizer={"kind": "bpe", "vocab_size": 270})
     first = resolve_tokenizer(config)
     save_tokenizer(first, tmp_path / "run" / "tokenizer")
     (tmp_path / "corpus.txt").write_text("completely different text " * 50)
-    again = resolve_tokenizer(config)
+    again = resolve_tokenizer(config, resume=True)
     assert again.get_vocab() == first.get_vocab()
 
 
@@ -113,3 +113,14 @@ def test_the_tutorials_config_builds_a_run_as_written(tmp_path):
     assert trainer.total_steps == 3 * (222 // 8 // 4)  # num_epochs: 3 ends before max_steps
     assert trainer.checkpoint_dir == tmp_path / "checkpoints"
     assert trainer.prompt_format == "prompt_response"
+
+
+def test_sequences_longer_than_the_models_positions_are_refused(tmp_path):
+    from ttcustom.train.recipe import check_sequence_length
+
+    config = scratch_config(tmp_path, tokenizer={"kind": "byte"})
+    model = build_model(config, resolve_tokenizer(config), resolve_backend(config))
+    config.training_config.max_sequence_length = 65
+    with pytest.raises(ValueError, match="max_sequence_length 65 exceeds the model's "
+                       "max_position_embeddings 64"):
+        check_sequence_length(config, model)

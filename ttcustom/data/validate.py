@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ttcustom import safejson
 from ttcustom.data.encode import IGNORE_INDEX, encode_segments
 from ttcustom.data.formats import (
     FORMAT_NAMES,
@@ -120,21 +121,54 @@ def length_histogram(lengths: list[int], bins: int = 8, width: int = 40) -> list
             for start, n in sorted(counts.items())]
 
 
-def read_jsonl(path: str | Path) -> tuple[list[tuple[int, Any]], list[Issue]]:
-    """(line number, parsed value) for each non-blank line, and an issue per unparsable line."""
+#: longest JSONL line read (bytes); longer lines are reported without being held whole
+MAX_LINE_BYTES = 8 * 1024 * 1024
+
+
+def read_jsonl(path: str | Path, max_line_bytes: int = MAX_LINE_BYTES
+               ) -> tuple[list[tuple[int, Any]], list[Issue]]:
+    """(line number, parsed value) for each non-blank line, and an issue per unparsable line.
+
+    Streams the file in binary: a line longer than `max_line_bytes` is skipped in chunks
+    (bounded memory), and encoding problems, duplicate keys, deep nesting and lone
+    surrogates are issues with their line number instead of exceptions.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"dataset file {path} does not exist")
     records, issues = [], []
-    with path.open(encoding="utf-8") as handle:
-        for number, text in enumerate(handle, start=1):
-            if not text.strip():
+    with path.open("rb") as handle:
+        number = 0
+        while raw := handle.readline(max_line_bytes + 1):
+            number += 1
+            if len(raw) > max_line_bytes and not raw.endswith(b"\n"):
+                size = len(raw) + _skip_line(handle)
+                issues.append(Issue(number, "too_long", f"the line has {size} bytes, over the "
+                                    f"{max_line_bytes}-byte line limit; split the record"))
+                continue
+            if not raw.strip():
                 continue
             try:
-                records.append((number, json.loads(text)))
-            except json.JSONDecodeError as err:
-                issues.append(Issue(number, "invalid_json", f"invalid JSON: {err.msg} at column {err.colno}"))
+                text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError as err:
+                issues.append(Issue(number, "invalid_json", f"not UTF-8 at byte {err.start + 1} "
+                                    "of the line; save the file as UTF-8"))
+                continue
+            try:
+                records.append((number, safejson.parse(text)))
+            except safejson.JSONInputError as err:
+                issues.append(Issue(number, "invalid_json", str(err)))
     return records, issues
+
+
+def _skip_line(handle: Any, chunk: int = 1 << 20) -> int:
+    """Read past the rest of the current line; the number of bytes skipped."""
+    skipped = 0
+    while block := handle.readline(chunk):
+        skipped += len(block)
+        if block.endswith(b"\n"):
+            break
+    return skipped
 
 
 def load_jsonl_dataset(

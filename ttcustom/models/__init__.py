@@ -13,12 +13,14 @@ from ttcustom.models.loading import from_hf, read_config
 from ttcustom.models.qwen import Qwen2ForCausalLM, Qwen3ForCausalLM
 from ttcustom.models.registry import model_class
 from ttcustom.models.safetensors_io import CheckpointError
+from ttcustom.models.sizecheck import check_model_fits
 from ttcustom.nn import init
 
 
 def build_model(config: ModelConfig, dtype: torch.dtype | None = None,
                 backend: str | Backend | None = None) -> CausalLM:
     """A freshly initialised model (transformers' initialisation) for from-scratch training."""
+    check_model_fits(config, dtype)
     with init.skip_init():
         model = model_class(config.model_type)(config, dtype=dtype, backend=backend)
     return model.init_weights()

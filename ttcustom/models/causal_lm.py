@@ -199,6 +199,13 @@ class CausalLM(Module):
                 f"{total} tokens exceed sliding_window={window} from the model config; "
                 f"sliding-window attention is not supported: keep sequences <= {window}"
             )
+        limit = self.config.training_length_limit
+        if self.training and limit is not None and total > limit:
+            raise ValueError(
+                f"{total} tokens exceed max_position_embeddings="
+                f"{self.config.max_position_embeddings} of this model; training on longer "
+                "sequences is refused: cut the sequences (max_sequence_length)"
+            )
         if self.config.family.positions == "learned" and total > self.config.max_position_embeddings:
             raise ValueError(
                 f"{total} tokens exceed the {self.config.max_position_embeddings} learned "

@@ -13,6 +13,7 @@ trips exactly and unknown keys survive.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -89,6 +90,7 @@ class ModelConfig:
             raise ConfigError(
                 f"model_type {self.model_type!r} is not supported; supported: {sorted(FAMILIES)}"
             )
+        _check_types(self)
         family = self.family
         if self.hidden_act is None:
             self.hidden_act = "silu" if family.mlp == "gated" else "gelu_new"
@@ -101,12 +103,22 @@ class ModelConfig:
                 raise ConfigError(f"{self.model_type}: intermediate_size is required")
             self.intermediate_size = 4 * self.hidden_size
         if self.rope_scaling is not None:
+            if not isinstance(self.rope_scaling, dict):
+                raise ConfigError(f"rope_scaling must be an object (or null), got "
+                                  f"{self.rope_scaling!r}")
             self.rope_scaling = _normalise_rope_scaling(self.rope_scaling, self)
         self._validate()
 
     @property
     def family(self) -> Family:
         return FAMILIES[self.model_type]
+
+    @property
+    def training_length_limit(self) -> int | None:
+        """Longest sequence to train on: max_position_embeddings, except with dynamic
+        (NTK) rope scaling, which recomputes the rotary base for longer sequences."""
+        dynamic = (self.rope_scaling or {}).get("rope_type") == "dynamic"
+        return None if dynamic else self.max_position_embeddings
 
     @property
     def architecture(self) -> str:
@@ -128,11 +140,16 @@ class ModelConfig:
             )
         if family.fused_qkv and self.head_dim * self.num_attention_heads != self.hidden_size:
             raise ConfigError(f"{self.model_type}: hidden_size must equal heads * head_dim")
+        if self.rope_scaling is not None:
+            _check_rope_scaling(self.rope_scaling)
 
     # ------------------------------------------------------------------ HF conversion
     @classmethod
     def from_hf_dict(cls, hf: dict[str, Any], source: str = "config.json") -> ModelConfig:
         """Parse a transformers config dict; `source` names it in error messages."""
+        if not isinstance(hf, dict):
+            raise ConfigError(f"{source}: a config.json must hold a JSON object of settings, "
+                              f"got a {type(hf).__name__}")
         model_type = hf.get("model_type")
         if model_type not in FAMILIES:
             known = ", ".join(f"{k} ({f.hf_class})" for k, f in FAMILIES.items())
@@ -174,6 +191,59 @@ class ModelConfig:
         return dataclasses.replace(self, **changes)
 
 
+# ---------------------------------------------------------------------- checks
+_POSITIVE_INTS = ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
+                  "max_position_embeddings")
+_OPTIONAL_POSITIVE_INTS = ("intermediate_size", "num_key_value_heads", "head_dim",
+                           "sliding_window")
+_POSITIVE_FLOATS = ("norm_eps", "rope_theta")
+_FRACTIONS = ("hidden_dropout", "embedding_dropout", "attention_dropout")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) \
+        and math.isfinite(value)
+
+
+def _check_types(c: ModelConfig) -> None:
+    """Sizes are positive integers, rates finite numbers: before anything divides by
+    them or allocates with them (a string, a float such as 1e6, 0 or -1 is refused)."""
+    for name in _POSITIVE_INTS + _OPTIONAL_POSITIVE_INTS:
+        value = getattr(c, name)
+        if (value is not None or name in _POSITIVE_INTS) and not (_is_int(value) and value > 0):
+            raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+    for name in _POSITIVE_FLOATS:
+        value = getattr(c, name)
+        if not (_is_real(value) and value > 0):
+            raise ConfigError(f"{name} must be a positive number, got {value!r}")
+    for name in _FRACTIONS:
+        value = getattr(c, name)
+        if not (_is_real(value) and 0 <= value < 1):
+            raise ConfigError(f"{name} must be a number in [0, 1), got {value!r}")
+
+
+#: keys each rope type needs (positive numbers)
+_ROPE_KEYS = {"linear": ("factor",), "dynamic": ("factor",),
+              "llama3": ("factor", "low_freq_factor", "high_freq_factor",
+                         "original_max_position_embeddings")}
+
+
+def _check_rope_scaling(scaling: dict) -> None:
+    rope_type = scaling["rope_type"]
+    for key in _ROPE_KEYS.get(rope_type, ()):
+        value = scaling.get(key)
+        if not (_is_real(value) and value > 0):
+            raise ConfigError(f"rope_scaling ({rope_type}) needs {key} as a positive number, "
+                              f"got {value!r}")
+    if rope_type == "llama3" and scaling["high_freq_factor"] <= scaling["low_freq_factor"]:
+        raise ConfigError("rope_scaling (llama3): high_freq_factor must be larger than "
+                          "low_freq_factor")
+
+
 # ---------------------------------------------------------------------- decoding
 def _required(hf: dict, key: str, source: str) -> Any:
     if hf.get(key) is None:
@@ -200,12 +270,17 @@ def _normalise_rope_scaling(scaling: dict, config: ModelConfig) -> dict | None:
 def _rope_from_hf(hf: dict) -> tuple[float, dict | None]:
     """(rope_theta, rope_scaling) from either layout: transformers 5 `rope_parameters` or
     the older `rope_theta` + `rope_scaling` keys (the latter wins, as in transformers)."""
-    params = dict(hf.get("rope_scaling") or hf.get("rope_parameters") or {})
-    theta = params.pop("rope_theta", None) or hf.get("rope_theta") or 10000.0
+    raw = hf.get("rope_scaling") or hf.get("rope_parameters") or {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"rope_scaling must be an object (or null), got {raw!r}")
+    params = dict(raw)
+    theta = params.pop("rope_theta", None)
+    for fallback in (hf.get("rope_theta"), 10000.0):  # 0 is a value (refused later), not unset
+        theta = fallback if theta is None else theta
     partial = hf.get("partial_rotary_factor")
     if partial not in (None, 1.0):
         params["partial_rotary_factor"] = partial
-    return float(theta), (params or None)
+    return (float(theta) if _is_real(theta) else theta), (params or None)
 
 
 def _decode_llama_family(hf: dict, source: str) -> dict[str, Any]:

@@ -9,7 +9,6 @@ tensors one at a time onto the backend. `.bin` (pickle) files load only with
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Callable, Iterator
@@ -19,11 +18,13 @@ from typing import Any
 
 import torch
 
+from ttcustom import safejson
 from ttcustom.backends import Backend
 from ttcustom.models.causal_lm import CausalLM
 from ttcustom.models.config import ConfigError, ModelConfig
 from ttcustom.models.registry import model_class
 from ttcustom.models.safetensors_io import CheckpointError, iter_tensors, read_header
+from ttcustom.models.sizecheck import check_model_fits
 from ttcustom.models.weights import relayout
 from ttcustom.nn import init
 
@@ -79,6 +80,7 @@ def from_hf(
     else:
         config, checkpoint = _from_directory(resolve_checkpoint(source, allow_pickle),
                                              allow_pickle)
+    check_model_fits(config, dtype, checkpoint.label)
     with init.skip_init():
         model = model_class(config.model_type)(config, dtype=dtype, backend=backend)
     load_weights(model, checkpoint)
@@ -123,16 +125,20 @@ def read_config(directory: str | os.PathLike) -> ModelConfig:
     if not path.is_file():
         raise CheckpointError(f"{directory}: no config.json; a transformers checkpoint "
                               "directory holds config.json next to its weight files")
-    try:
-        hf = json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise CheckpointError(f"{path}: not valid JSON ({err})") from None
-    config = ModelConfig.from_hf_dict(hf, source=str(path))
+    config = ModelConfig.from_hf_dict(_read_json(path), source=str(path))
     config.name_or_path = str(directory)
     generation = directory / "generation_config.json"
     if generation.is_file():
-        config.generation_config = json.loads(generation.read_text())
+        config.generation_config = _read_json(generation)
     return config
+
+
+def _read_json(path: Path) -> Any:
+    """A checkpoint's JSON file (strict: no duplicate keys, bounded nesting)."""
+    try:
+        return safejson.loads(path.read_bytes(), str(path), allow_nan=True)
+    except safejson.JSONInputError as err:
+        raise CheckpointError(str(err)) from None
 
 
 # ---------------------------------------------------------------------- sources
@@ -163,18 +169,30 @@ def _from_directory(directory: Path, allow_pickle: bool) -> tuple[ModelConfig, C
 
 def _read_index(index_path: Path) -> dict[Path, list[str]]:
     """Shard file -> tensor names, from a `*.index.json`; every shard must exist."""
-    try:
-        weight_map = json.loads(index_path.read_text())["weight_map"]
-    except (json.JSONDecodeError, KeyError, TypeError) as err:
-        raise CheckpointError(f"{index_path}: not a valid shard index ({err!r})") from None
+    index = _read_json(index_path)
+    weight_map = index.get("weight_map") if isinstance(index, dict) else None
+    if not isinstance(weight_map, dict) or not all(isinstance(v, str) for v in weight_map.values()):
+        raise CheckpointError(f"{index_path}: not a valid shard index (needs a \"weight_map\" "
+                              "object of tensor name -> shard file name)")
     shards: dict[Path, list[str]] = {}
     for name, shard in weight_map.items():
-        shards.setdefault(index_path.parent / shard, []).append(name)
+        shards.setdefault(_shard_path(index_path, shard), []).append(name)
     for path in shards:
         if not path.is_file():
             raise CheckpointError(f"{index_path}: shard {path.name!r} listed in the index is "
                                   f"missing from {index_path.parent}")
     return shards
+
+
+def _shard_path(index_path: Path, shard: str) -> Path:
+    """A shard named by the index, refused unless it is a file inside its directory."""
+    relative = Path(shard)
+    if (not shard or relative.is_absolute() or ".." in relative.parts or "\\" in shard
+            or not (index_path.parent / relative).resolve().is_relative_to(
+                index_path.parent.resolve())):
+        raise CheckpointError(f"{index_path}: shard name {shard!r} points outside the "
+                              "checkpoint directory; an index may only name files next to it")
+    return index_path.parent / relative
 
 
 def _safetensors_checkpoint(directory: Path, shards: dict[Path, list[str]],

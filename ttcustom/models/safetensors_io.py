@@ -19,6 +19,9 @@ from pathlib import Path
 
 import torch
 
+from ttcustom import safejson
+from ttcustom.oserrors import naming
+
 DTYPES: dict[str, torch.dtype] = {
     "F64": torch.float64, "F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16,
     "I64": torch.int64, "I32": torch.int32, "I16": torch.int16, "I8": torch.int8,
@@ -50,7 +53,9 @@ class SafetensorsHeader:
 
 
 def read_header(path: str | os.PathLike) -> SafetensorsHeader:
-    """Parse and validate the header of `path` (every tensor must lie inside the file)."""
+    """Parse and validate the header of `path` before anything is allocated: a JSON
+    object of known dtypes and shapes whose byte ranges lie inside the file, match the
+    shapes and do not overlap (what the reference reader checks, plus duplicates)."""
     path = Path(path)
     size = path.stat().st_size
     with open(path, "rb") as f:
@@ -61,37 +66,65 @@ def read_header(path: str | os.PathLike) -> SafetensorsHeader:
         (length,) = struct.unpack("<Q", head)
         if length > min(_MAX_HEADER, size - 8):
             raise CheckpointError(f"{path}: header length {length} exceeds the file size "
-                                  f"({size} bytes): the file is truncated or not safetensors")
+                                  f"({size} bytes) or the {_MAX_HEADER >> 20} MiB limit: the "
+                                  "file is truncated or not safetensors")
         try:
-            header = json.loads(f.read(length))
-        except (UnicodeDecodeError, json.JSONDecodeError) as err:
-            raise CheckpointError(f"{path}: header is not valid JSON ({err})") from None
+            header = safejson.loads(f.read(length), str(path), max_depth=4)
+        except safejson.JSONInputError as err:
+            raise CheckpointError(f"{err} (in the safetensors header)") from None
+    if not isinstance(header, dict):
+        raise CheckpointError(f"{path}: the header is not a JSON object; not a safetensors "
+                              "file (or a damaged one)")
     data_start = 8 + length
     metadata = header.pop("__metadata__", None) or {}
+    if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
+        raise CheckpointError(f"{path}: __metadata__ must map strings to strings")
     tensors = {}
     for name, entry in header.items():
         tensors[name] = _tensor_info(path, name, entry, data_start, size)
+    _check_no_overlap(path, tensors)
     return SafetensorsHeader(path, tensors, metadata)
 
 
-def _tensor_info(path: Path, name: str, entry: dict, data_start: int, size: int) -> TensorInfo:
-    try:
-        dtype = DTYPES[entry["dtype"]]
-        shape = tuple(int(n) for n in entry["shape"])
-        begin, end = (int(n) for n in entry["data_offsets"])
-    except (KeyError, TypeError, ValueError):
-        raise CheckpointError(f"{path}: tensor {name!r} has a malformed header entry "
-                              f"{entry!r}") from None
+def _tensor_info(path: Path, name: str, entry: object, data_start: int, size: int) -> TensorInfo:
+    ok = (isinstance(entry, dict) and isinstance(entry.get("dtype"), str)
+          and isinstance(entry.get("shape"), list) and isinstance(entry.get("data_offsets"), list)
+          and len(entry["data_offsets"]) == 2
+          and all(_is_count(n) for n in entry["shape"] + entry["data_offsets"]))
+    if not ok:
+        raise CheckpointError(f"{path}: tensor {name!r} has a malformed header entry {entry!r} "
+                              "(needs dtype, a shape of integers >= 0 and two data_offsets >= 0)")
+    if entry["dtype"] not in DTYPES:
+        raise CheckpointError(f"{path}: tensor {name!r} has dtype {entry['dtype']!r}, not one "
+                              f"of {', '.join(DTYPES)}")
+    dtype = DTYPES[entry["dtype"]]
+    shape = tuple(entry["shape"])
+    begin, end = entry["data_offsets"]
     nbytes = math.prod(shape) * dtype.itemsize
-    if end - begin != nbytes:
+    if end < begin or end - begin != nbytes:
         raise CheckpointError(f"{path}: tensor {name!r} ({entry['dtype']} {list(shape)}) "
-                              f"needs {nbytes} bytes but its offsets span {end - begin}")
+                              f"needs {nbytes} bytes but its offsets [{begin}, {end}] span "
+                              f"{end - begin}")
     if data_start + end > size:
         raise CheckpointError(
             f"{path}: tensor {name!r} needs bytes up to {data_start + end} but the file has "
             f"{size}: the file is truncated; re-download or re-export it"
         )
     return TensorInfo(name, dtype, shape, data_start + begin, data_start + end)
+
+
+def _is_count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _check_no_overlap(path: Path, tensors: dict[str, TensorInfo]) -> None:
+    previous = None
+    for info in sorted(tensors.values(), key=lambda t: (t.begin, t.end)):
+        if previous is not None and info.begin < previous.end and info.end > info.begin:
+            raise CheckpointError(f"{path}: tensors {previous.name!r} and {info.name!r} share "
+                                  "bytes (overlapping data_offsets): a damaged or forged file")
+        if info.end > info.begin:
+            previous = info
 
 
 def read_tensor(f, info: TensorInfo) -> torch.Tensor:
@@ -133,7 +166,7 @@ def write_file(path: str | os.PathLike, specs: Sequence[tuple[str, torch.dtype, 
         header["__metadata__"] = metadata
     raw = json.dumps(header, separators=(",", ":")).encode()
     raw += b" " * (-len(raw) % 8)  # the data starts 8-byte aligned, as the reference writer does
-    with open(path, "wb") as f:
+    with naming(path), open(path, "wb") as f:
         f.write(struct.pack("<Q", len(raw)))
         f.write(raw)
         for name, dtype, shape in specs:

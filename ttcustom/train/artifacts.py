@@ -23,6 +23,7 @@ def save_model_dir(model: Any, out_dir: str | Path, tokenizer: Any = None,
     that reproduces the training prompt, so chat front-ends prompt the model correctly.
     """
     from ttcustom.export import to_hf
+    from ttcustom.export.files import mark_written
     from ttcustom.models import CausalLM
 
     out_dir = Path(out_dir)
@@ -35,6 +36,8 @@ def save_model_dir(model: Any, out_dir: str | Path, tokenizer: Any = None,
         if prompt_format == "prompt_response" and not getattr(tokenizer, "chat_template", None):
             tokenizer.chat_template = prompt_chat_template(prompt_template)
         save_tokenizer(tokenizer, out_dir)
+        if isinstance(model, CausalLM):
+            mark_written(out_dir)  # the next export may replace these files too
     return out_dir
 
 

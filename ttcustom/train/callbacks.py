@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from tqdm.auto import tqdm
 
+from ttcustom.oserrors import naming
 from ttcustom.train.plot import plot_loss_curves
 
 if TYPE_CHECKING:
@@ -55,6 +56,32 @@ class ProgressBar(Callback):
         self.bar.close()
 
 
+def _step_of(line: str, path: Path) -> float:
+    """The step of a metrics record; a torn or unreadable line (a run killed mid-write)
+    counts as past the end, so it is dropped."""
+    try:
+        step = json.loads(line)["step"]
+    except (ValueError, KeyError, TypeError):
+        if line.strip():
+            log.warning("%s: dropping an unreadable line (a run killed mid-write?): %.60s",
+                        path, line)
+        return math.inf
+    return step if isinstance(step, (int, float)) else math.inf
+
+
+class SaveTokenizer(Callback):
+    """Writes the run's tokenizer to `output_dir/tokenizer` once the run has started
+    (after the trainer's checks), where export and --resume find it."""
+
+    def __init__(self, tokenizer: Any) -> None:
+        self.tokenizer = tokenizer
+
+    def on_train_begin(self, trainer: Trainer) -> None:
+        from ttcustom.data.tokenizers import save_tokenizer
+
+        save_tokenizer(self.tokenizer, trainer.output_dir / "tokenizer")
+
+
 class JsonlMetrics(Callback):
     """One JSON object per logged step or evaluation in `metrics.jsonl`.
 
@@ -65,12 +92,12 @@ class JsonlMetrics(Callback):
     def on_train_begin(self, trainer: Trainer) -> None:
         self.path = trainer.output_dir / "metrics.jsonl"
         if self.path.exists():
-            kept = [line for line in self.path.read_text().splitlines()
-                    if line.strip() and json.loads(line)["step"] <= trainer.state.step]
+            kept = [line for line in self.path.read_text(errors="replace").splitlines()
+                    if _step_of(line, self.path) <= trainer.state.step]
             self.path.write_text("".join(f"{line}\n" for line in kept))
 
     def _write(self, record: dict[str, Any]) -> None:
-        with self.path.open("a", encoding="utf-8") as handle:
+        with naming(self.path), self.path.open("a", encoding="utf-8") as handle:
             handle.write(json.dumps(record) + "\n")
 
     def on_log(self, trainer: Trainer, metrics: dict[str, Any]) -> None:

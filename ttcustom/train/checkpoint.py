@@ -5,13 +5,18 @@ A checkpoint directory `checkpoint_step_N/` holds
   optimizer.safetensors  optimizer tensors; optimizer.json the rest of its state_dict
   scheduler.json         LR schedule position
   rng.safetensors/.json  torch, numpy, Python and ttcustom generator states
-  trainer_state.json     step, data position, metric history, early-stopping state
+  trainer_state.json     step, data position, metric history, early-stopping state,
+                         the sha256 of every other file and a write sequence number
 It is written into a hidden temporary directory and renamed into place only when
-complete, so an interrupted write leaves the previous checkpoints untouched.
+complete, so an interrupted write leaves the previous checkpoints untouched. The
+checksums catch what a rename cannot: bytes flipped or cut off later. "Latest" means
+the latest written (the sequence number), so a run resumed from an older checkpoint
+does not fall back onto the abandoned branch's higher step numbers.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -26,10 +31,13 @@ from safetensors.torch import load_file, save_file
 
 from ttcustom import random as tc_random
 from ttcustom.autograd.tensor import Tensor
+from ttcustom.oserrors import naming
 
 PREFIX = "checkpoint_step_"
 _NAME = re.compile(rf"^{PREFIX}(\d+)$")
 STATE_FILE = "trainer_state.json"
+CHECKSUMS = "checksums"  # trainer_state key: {file name: sha256 hex}
+SEQUENCE = "sequence"  # trainer_state key: 1 + the highest sequence in the directory
 
 
 def checkpoint_name(step: int) -> str:
@@ -37,13 +45,22 @@ def checkpoint_name(step: int) -> str:
 
 
 def list_checkpoints(directory: str | Path) -> list[Path]:
-    """Complete checkpoints in `directory`, oldest first."""
+    """Complete checkpoints in `directory`, oldest written first (step order for
+    checkpoints written before sequence numbers)."""
     directory = Path(directory)
     if not directory.is_dir():
         return []
-    found = [(int(m.group(1)), p) for p in directory.iterdir()
+    found = [(_sequence(p), int(m.group(1)), p) for p in directory.iterdir()
              if (m := _NAME.match(p.name)) and (p / STATE_FILE).is_file()]
-    return [p for _, p in sorted(found)]
+    return [p for *_, p in sorted(found)]
+
+
+def _sequence(path: Path) -> int:
+    try:
+        value = _read_json(path / STATE_FILE).get(SEQUENCE, -1)
+    except (OSError, ValueError, AttributeError):
+        return -1
+    return value if isinstance(value, int) else -1
 
 
 def latest_checkpoint(directory: str | Path) -> Path | None:
@@ -64,8 +81,30 @@ def save_checkpoint(target: str | Path, model: Any, optimizer: Any, scheduler: A
     target.parent.mkdir(parents=True, exist_ok=True)
     for stale in target.parent.glob(f".{PREFIX}*.tmp"):
         shutil.rmtree(stale, ignore_errors=True)
+    sequence = 1 + max((_sequence(p) for p in list_checkpoints(target.parent)), default=0)
     tmp = target.parent / f".{target.name}.tmp"
     tmp.mkdir()
+    try:
+        _write_files(tmp, model, optimizer, scheduler)
+        state = {**trainer_state, SEQUENCE: sequence,
+                 CHECKSUMS: {p.name: _sha256(p) for p in sorted(tmp.iterdir())}}
+        _write_json(tmp / STATE_FILE, state)
+        _fsync_dir(tmp)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if target.exists():
+        aside = target.parent / f".{target.name}.old.tmp"
+        os.replace(target, aside)
+        os.replace(tmp, target)
+        shutil.rmtree(aside)
+    else:
+        os.replace(tmp, target)
+    _fsync_dir(target.parent)
+    return target
+
+
+def _write_files(tmp: Path, model: Any, optimizer: Any, scheduler: Any) -> None:
     trainable_only = any(not p.requires_grad for p in model.parameters())
     _write_tensors(tmp / "model.safetensors", model_tensors(model, trainable_only),
                    {"trainable_only": str(trainable_only)})
@@ -76,17 +115,33 @@ def save_checkpoint(target: str | Path, model: Any, optimizer: Any, scheduler: A
     rng_tensors, rng_json = _split_rng(tc_random.get_rng_state())
     _write_tensors(tmp / "rng.safetensors", rng_tensors)
     _write_json(tmp / "rng.json", rng_json)
-    _write_json(tmp / STATE_FILE, trainer_state)
-    _fsync_dir(tmp)
-    if target.exists():
-        aside = target.parent / f".{target.name}.old.tmp"
-        os.replace(target, aside)
-        os.replace(tmp, target)
-        shutil.rmtree(aside)
-    else:
-        os.replace(tmp, target)
-    _fsync_dir(target.parent)
-    return target
+
+
+def verify_checkpoint(source: str | Path) -> str | None:
+    """None if every file matches the sha256 in trainer_state.json, else what is wrong.
+    Checkpoints written before checksums existed pass (nothing to compare with)."""
+    source = Path(source)
+    try:
+        state = _read_json(source / STATE_FILE)
+    except (OSError, ValueError) as err:
+        return f"{STATE_FILE} cannot be read ({err})"
+    if not isinstance(state, dict):
+        return f"{STATE_FILE} is not a JSON object"
+    for name, digest in (state.get(CHECKSUMS) or {}).items():
+        path = source / name
+        if not path.is_file():
+            return f"{name} is missing"
+        if _sha256(path) != digest:
+            return f"{name} does not match its sha256 (damaged or changed after it was written)"
+    return None
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def load_checkpoint(source: str | Path, model: Any, optimizer: Any, scheduler: Any) -> dict:
@@ -184,12 +239,13 @@ def _join_rng(tensors: dict[str, torch.Tensor], plain: dict) -> dict:
 
 def _write_tensors(path: Path, tensors: dict[str, torch.Tensor],
                    metadata: dict[str, str] | None = None) -> None:
-    save_file(tensors, str(path), metadata=metadata)
-    _fsync(path)
+    with naming(path):
+        save_file(tensors, str(path), metadata=metadata)
+        _fsync(path)
 
 
 def _write_json(path: Path, value: Any) -> None:
-    with path.open("w", encoding="utf-8") as handle:
+    with naming(path), path.open("w", encoding="utf-8") as handle:
         json.dump(value, handle, indent=1)
         handle.flush()
         os.fsync(handle.fileno())

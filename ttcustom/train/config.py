@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 Positive = Annotated[int, Field(gt=0)]
 NonNegative = Annotated[int, Field(ge=0)]
@@ -136,6 +136,15 @@ class TrainingSection(Section):
     ops as they are (bit-identical to eager), `off` runs eagerly; `auto` is `on` for
     runs of at least 1000 steps, else `off` (see the Performance guide)."""
 
+    @field_validator("checkpoint_dir")
+    @classmethod
+    def _inside_the_run(cls, value: str | None) -> str | None:
+        if value is not None and (not value.strip() or Path(value).is_absolute()
+                                  or ".." in Path(value).parts):
+            raise ValueError(f"checkpoint_dir {value!r} must be a relative path inside "
+                             "output_dir (no '..', not absolute), e.g. 'checkpoints'")
+        return value
+
     @model_validator(mode="after")
     def _has_length(self) -> TrainingSection:
         if self.max_steps is None and self.num_epochs is None:
@@ -184,6 +193,14 @@ class LoggingSection(Section):
     """offline writes under output_dir/wandb with no network (wandb sync uploads later)."""
     tensorboard: bool = False
     """Write TensorBoard scalars to output_dir/tensorboard (pip install tensorboard)."""
+
+    @field_validator("output_dir")
+    @classmethod
+    def _not_empty(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("output_dir is empty; name a run directory, e.g. 'output' "
+                             "('.' for the current directory)")
+        return value
 
 
 class EvalSection(Section):
@@ -315,8 +332,48 @@ TUTORIAL_KEYS: dict[str, str] = {
 _SCHEDULER_NAMES = {"identity": "constant", "warmup_linear": "linear", "warmup_cosine": "cosine"}
 
 
+#: bounds on a config file: bytes, nesting, and values after expanding YAML aliases
+MAX_CONFIG_BYTES = 10 * 1024 * 1024
+MAX_YAML_DEPTH = 64
+MAX_YAML_VALUES = 100_000
+
+
+class YAMLLimitError(yaml.MarkedYAMLError):
+    """A YAML document refused by the bounds below; `problem_mark` says where."""
+
+    def __init__(self, problem: str, mark: Any) -> None:
+        super().__init__(None, None, problem, mark)
+
+
 class _Loader(yaml.SafeLoader):
-    """SafeLoader that reads `1e-4` as a float (YAML 1.2), as people write learning rates."""
+    """SafeLoader that reads `1e-4` as a float (YAML 1.2), as people write learning rates,
+    and refuses documents that are a denial of service rather than a config: recursive
+    aliases, nesting deeper than MAX_YAML_DEPTH, and aliases that expand to more than
+    MAX_YAML_VALUES values (the "billion laughs")."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+        self._open: set[str] = set()  # anchors of the nodes being composed
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
+            if event.anchor in self._open:
+                raise YAMLLimitError(f"alias *{event.anchor} is inside the node it refers to "
+                                     "(a recursive alias)", event.start_mark)
+            return super().compose_node(parent, index)
+        anchor = getattr(event, "anchor", None)
+        self._depth += 1
+        if self._depth > MAX_YAML_DEPTH:
+            raise YAMLLimitError(f"nested deeper than {MAX_YAML_DEPTH} levels", event.start_mark)
+        if anchor is not None:
+            self._open.add(anchor)
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+            self._open.discard(anchor)
 
 
 _Loader.add_implicit_resolver(
@@ -326,9 +383,39 @@ _Loader.add_implicit_resolver(
 )
 
 
+def _expanded_size(node: yaml.Node, sizes: dict[int, int]) -> int:
+    """Values `node` stands for once aliases are expanded (memoised: linear in the file)."""
+    if id(node) not in sizes:
+        sizes[id(node)] = 1  # placeholder; recursion was refused while composing
+        children = []
+        if isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            children = node.value
+        sizes[id(node)] = 1 + sum(_expanded_size(child, sizes) for child in children)
+    return sizes[id(node)]
+
+
+def parse_yaml(text: str) -> tuple[yaml.Node | None, Any]:
+    """(node tree, value) of one YAML document, bounded as `_Loader` says; yaml.YAMLError
+    (with a problem_mark) on anything refused."""
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None, None
+        if _expanded_size(node, {}) > MAX_YAML_VALUES:
+            raise YAMLLimitError(f"the YAML aliases expand to more than {MAX_YAML_VALUES} "
+                                 "values (a 'billion laughs' document?); write the values out",
+                                 node.start_mark)
+        return node, loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
 def parse_value(text: str) -> Any:
     """A `--set` value, read as YAML (so 3e-4 is a float and [1, 2] a list)."""
-    return yaml.load(text, Loader=_Loader) if text.strip() else ""
+    return parse_yaml(text)[1] if text.strip() else ""
 
 
 class _Source:
@@ -369,12 +456,17 @@ def _dotted(path: Iterable) -> str:
 
 def _read_yaml(path: Path, source: _Source, problems: list[str]) -> dict:
     try:
+        if path.stat().st_size > MAX_CONFIG_BYTES:
+            raise ConfigError([f"{path}: {path.stat().st_size} bytes is too large for a run "
+                               f"config (limit {MAX_CONFIG_BYTES >> 20} MiB)"])
         text = path.read_text(encoding="utf-8")
     except OSError as err:
         raise ConfigError([f"{path}: cannot read config ({err.strerror})"]) from None
+    except UnicodeDecodeError as err:
+        raise ConfigError([f"{path}: not UTF-8 text (byte {err.start}); save the config as "
+                           "UTF-8"]) from None
     try:
-        node = yaml.compose(text, Loader=_Loader)
-        data = yaml.load(text, Loader=_Loader)
+        node, data = parse_yaml(text)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         line = f":{mark.line + 1}" if mark else ""
@@ -413,7 +505,18 @@ def _apply_overrides(data: dict, overrides: Iterable[str], source: _Source,
                             "training_config.learning_rate=3e-4")
             continue
         path = tuple(key.strip().split("."))
-        _set(data, path, parse_value(value))
+        if not all(part.strip() for part in path):
+            problems.append(f"--set {item}: {key.strip()!r} has an empty part; write the key "
+                            "path with single dots, e.g. training_config.learning_rate=3e-4")
+            continue
+        try:
+            parsed = parse_value(value)
+        except yaml.YAMLError as err:
+            problems.append(f"--set {item}: the value is not valid YAML "
+                            f"({getattr(err, 'problem', None) or err}); quote it, e.g. "
+                            f"--set '{key.strip()}=\"...\"'")
+            continue
+        _set(data, path, parsed)
         source.where[path] = f"--set {key.strip()}"
 
 

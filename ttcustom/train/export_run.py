@@ -34,6 +34,10 @@ def export_checkpoint(checkpoint: str | Path, to: str, out: str | Path,
     from ttcustom.train.recipe import build_model, resolve_backend
 
     source, run_dir = find_run(Path(checkpoint))
+    problem = ckpt.verify_checkpoint(source)
+    if problem is not None:
+        raise ValueError(f"{source}: the checkpoint is damaged: {problem}; export an earlier "
+                         "checkpoint_step_N of the run")
     config = load_config(run_dir / "config.yaml")
     tokenizer = load_tokenizer(run_dir / "tokenizer")
     model = build_model(config, tokenizer, resolve_backend(config))

@@ -26,9 +26,9 @@ from ttcustom.data import (
     load_tokenizer,
     pack_examples,
     read_corpus,
-    save_tokenizer,
     split_text,
 )
+from ttcustom.train.callbacks import SaveTokenizer
 from ttcustom.train.config import ArchitectureSection, RunConfig
 from ttcustom.train.trainer import Trainer
 
@@ -56,11 +56,12 @@ def resolve_dtype(config: RunConfig) -> torch.dtype | None:
     return None if name == "auto" else getattr(torch, name)
 
 
-def resolve_tokenizer(config: RunConfig) -> Any:
+def resolve_tokenizer(config: RunConfig, resume: bool = False) -> Any:
     """The model directory's tokenizer, or one built for from-scratch training.
 
-    A tokenizer built from a corpus is saved to `output_dir/tokenizer` and reused from
-    there (a resumed run must tokenize exactly as the original one did).
+    A tokenizer built from a corpus is saved to `output_dir/tokenizer` when the run
+    starts; a resumed run (`resume`) reuses it, so it tokenizes exactly as the original
+    one did. A new run builds its own (a stale one would encode a new corpus as <unk>).
     """
     data, model = config.data, config.model
     spec = data.tokenizer
@@ -69,7 +70,7 @@ def resolve_tokenizer(config: RunConfig) -> Any:
     if kind == "auto" or (kind == "bpe" and model.path):  # the tutorial's "bpe" = TinyLlama's own
         kind = "pretrained" if path else "byte"
     saved = Path(config.logging_config.output_dir) / "tokenizer"
-    if kind in ("char", "bpe") and (saved / "tokenizer.json").is_file():
+    if resume and kind in ("char", "bpe") and (saved / "tokenizer.json").is_file():
         return load_tokenizer(saved)
     if kind in ("char", "bpe") and data.corpus is None:
         raise ValueError(f"data.tokenizer.kind {kind!r} is trained on a text corpus: set "
@@ -167,6 +168,16 @@ def build_model(config: RunConfig, tokenizer: Any, backend: Backend) -> Any:
     return model
 
 
+def check_sequence_length(config: RunConfig, model: Any) -> None:
+    """A sequence longer than the model's positions would train positions it never had."""
+    length = max_sequence_length(config)
+    limit = model.config.training_length_limit
+    if limit is not None and length > limit:
+        raise ValueError(f"training_config.max_sequence_length {length} exceeds the model's "
+                         f"max_position_embeddings {limit}; lower max_sequence_length (or "
+                         "raise model_config.max_seq_len for a model trained from scratch)")
+
+
 def build_optimizer(config: RunConfig, model: Any) -> Any:
     """AdamW (or SGD) over the trainable parameters; no weight decay on 1-d tensors."""
     from ttcustom import optim
@@ -183,28 +194,29 @@ def build_optimizer(config: RunConfig, model: Any) -> Any:
                        master_weights=t.master_weights)
 
 
-def build_trainer(config: RunConfig) -> Trainer:
-    """Everything for `config`, in the order that reports problems earliest."""
+def build_trainer(config: RunConfig, resume: bool = False) -> Trainer:
+    """Everything for `config`, in the order that reports problems earliest. Nothing is
+    written to the run directory here: the trainer writes the config, the tokenizer
+    and its records only once its own checks (lock, earlier checkpoints) have passed."""
     backend = resolve_backend(config)
     tc_random.manual_seed(config.training_config.seed)
-    tokenizer = resolve_tokenizer(config)
+    tokenizer = resolve_tokenizer(config, resume)
     datasets = build_datasets(config, tokenizer)
     model = build_model(config, tokenizer, backend)
+    check_sequence_length(config, model)
     optimizer = build_optimizer(config, model)
     sampler = None
     if config.device_config.enable_ddp:
         from ttcustom.distributed.training import wrap_for_training
 
         model, sampler = wrap_for_training(model, datasets.train, config.training_config.seed)
-    trainer = Trainer(model, optimizer, datasets.train, datasets.val, config,
-                      tokenizer=tokenizer, prompt_format=datasets.prompt_format,
-                      prompt_template=config.data.prompt_template, sampler=sampler)
-    if trainer.is_main:
-        save_tokenizer(tokenizer, trainer.output_dir / "tokenizer")
-    return trainer
+    return Trainer(model, optimizer, datasets.train, datasets.val, config,
+                   [SaveTokenizer(tokenizer)], tokenizer=tokenizer,
+                   prompt_format=datasets.prompt_format,
+                   prompt_template=config.data.prompt_template, sampler=sampler)
 
 
 def train_from_config(config: RunConfig, resume_from: str | Path | None = None) -> Trainer:
-    trainer = build_trainer(config)
+    trainer = build_trainer(config, resume=resume_from is not None)
     trainer.train(resume_from=resume_from)
     return trainer

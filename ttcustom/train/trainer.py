@@ -25,6 +25,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from safetensors import SafetensorError
+
 from ttcustom.autograd.function import no_grad
 from ttcustom.autograd.tensor import Tensor
 from ttcustom.data.collate import Batch, Collator, fixed_length
@@ -46,6 +48,7 @@ from ttcustom.train.callbacks import (
     WandbLogger,
 )
 from ttcustom.train.config import RunConfig, load_config, save_config
+from ttcustom.train.runlock import RunLock
 
 log = logging.getLogger("ttcustom.train")
 
@@ -96,6 +99,10 @@ class Trainer:
         self.state = TrainerState()
         mode = compiled.resolve(self.training.compile, self.total_steps)
         self.programs = None if mode == "off" else compiled.StepPrograms(self, mode == "on")
+        # on the reference backend a scalar read is cheap, so every step is checked for a
+        # non-finite loss before its update; on tt that would be a host round-trip per
+        # step, and the check rides on the loss read-back of log/eval/checkpoint steps
+        self._host_reads_are_cheap = getattr(self.params[0].backend, "name", "") in ("cpu", "cuda")
         self.callbacks = self._default_callbacks() + list(callbacks)
         self._reset_window()
 
@@ -144,16 +151,41 @@ class Trainer:
     # ------------------------------------------------------------------ the loop
     def train(self, resume_from: str | Path | None = None) -> TrainerState:
         """Run to `total_steps` (or early stop); `resume_from` a checkpoint dir or "latest"."""
+        lock, created = RunLock(self.output_dir), False
+        if self.is_main:
+            created = not self.output_dir.exists()
+            lock.acquire()
+        try:
+            self._start(resume_from, created)
+        except BaseException:
+            lock.release()
+            if created:  # a refused run leaves no trace
+                with contextlib.suppress(OSError):
+                    self.output_dir.rmdir()
+            raise
+        try:
+            self._run()
+        finally:
+            lock.release()
+        log.info("training stopped at step %d: %s", self.state.step, self.state.stop_reason)
+        return self.state
+
+    def _start(self, resume_from: str | Path | None, created: bool) -> None:
+        """Checks first (earlier checkpoints, resume source); the run's files after."""
+        log_file = self.output_dir / "training.log"
+        if resume_from is not None and self.is_main and not created:  # says which checkpoint
+            _attach_file_log(log_file, self.config.logging_config.log_level)
         if resume_from is not None:
             self._resume(resume_from)
         elif self.is_main:
             self._claim_output_dir()
         if self.is_main:
-            self.output_dir.mkdir(parents=True, exist_ok=True)
             save_config(self.config, self.output_dir / "config.yaml")
-            _attach_file_log(self.output_dir / "training.log", self.config.logging_config.log_level)
+            _attach_file_log(log_file, self.config.logging_config.log_level)
         log.info("training %d steps from step %d: %d trainable tensors, %d batches per epoch",
                  self.total_steps, self.state.step, len(self.params), len(self.train_loader))
+
+    def _run(self) -> None:
         self._call("on_train_begin")
         batches = self._batches()
         self.model.train()
@@ -167,24 +199,44 @@ class Trainer:
             self.save_final_model()
             if self.programs is not None:
                 log.info("captured steps: %s", self.programs.describe())
-        finally:
-            self._call("on_train_end")
-        log.info("training stopped at step %d: %s", self.state.step, self.state.stop_reason)
-        return self.state
+        except BaseException:
+            self._call_quietly("on_train_end")  # the first error is the one to report
+            raise
+        self._call("on_train_end")
+
+    def _call_quietly(self, hook: str) -> None:
+        """Every callback's `hook`, logging (not raising) their errors."""
+        for callback in self.callbacks if self.is_main else ():
+            try:
+                getattr(callback, hook)(self)
+            except Exception as err:
+                log.warning("%s.%s after the run failed: %s: %s", type(callback).__name__,
+                            hook, type(err).__name__, err)
 
     def _claim_output_dir(self) -> None:
-        """A fresh run must not mix its checkpoints with an earlier run's."""
+        """A fresh run must not mix its checkpoints with an earlier run's; --overwrite
+        starts clean (the earlier run's checkpoints and outputs are deleted)."""
         stale = ckpt.list_checkpoints(self.checkpoint_dir)
-        if not stale:
-            return
-        if not self.config.logging_config.overwrite_output_dir:
+        overwrite = self.config.logging_config.overwrite_output_dir
+        if stale and not overwrite:
             raise FileExistsError(
                 f"{self.checkpoint_dir} holds checkpoints of an earlier run ({stale[-1].name}); "
                 "continue it with --resume, pick another --output-dir, or start over with "
                 "--overwrite (deletes them)")
+        if not overwrite:
+            return
         for old in stale:
             shutil.rmtree(old)
-        log.info("deleted %d checkpoints of an earlier run in %s", len(stale), self.checkpoint_dir)
+        outputs = [self.output_dir / name for name in RUN_OUTPUTS]
+        for path in outputs:
+            if path.is_dir():
+                shutil.rmtree(path)
+            elif path.exists():
+                path.unlink()
+        with contextlib.suppress(FileNotFoundError):  # an open log handler keeps appending
+            (self.output_dir / "training.log").open("w").close()
+        log.info("--overwrite: deleted %d checkpoints and the outputs of an earlier run in %s",
+                 len(stale), self.output_dir)
 
     def _batches(self) -> Iterator[Batch]:
         while True:
@@ -209,8 +261,8 @@ class Trainer:
         with no_grad():
             self._norm_sum = norm if self._norm_sum is None else self._norm_sum + norm
         self._window_steps += 1
-        if self._must_read(step):
-            self._read_and_log(step)
+        if self._must_read(step) or (self._host_reads_are_cheap and _not_finite(norm)):
+            self._read_and_log(step)  # raises on a non-finite loss before the update
         if self.programs is not None:
             self.programs.update()
         else:
@@ -293,9 +345,14 @@ class Trainer:
     def _fail_non_finite(self, step: int, loss: float, norm: float) -> None:
         good = ckpt.latest_checkpoint(self.checkpoint_dir)
         where = f"the last good checkpoint is {good}" if good else "no checkpoint was written yet"
+        if self._host_reads_are_cheap or self._window_steps == 1:
+            stopped = "before updating the weights with it"
+        else:  # tt: read back every log_every steps; the in-memory weights are not saved
+            stopped = (f"at the read-back after {self._window_steps} steps (the weights in "
+                       "memory are discarded, nothing was saved after it)")
         raise NonFiniteLossError(
             f"non-finite training loss {loss} (gradient norm {norm}) by step {step}; the run "
-            f"stopped before updating the weights with it and {where}. Lower "
+            f"stopped {stopped} and {where}. Lower "
             f"training_config.learning_rate ({self.training.learning_rate}), keep grad_clip "
             "set, or check the data; resume with --resume from the checkpoint.")
 
@@ -351,7 +408,7 @@ class Trainer:
         directory = self.checkpoint_dir
         state = {"trainer": asdict(self.state), "data": self.train_loader.state_dict(),
                  "total_steps": self.total_steps, "prompt_format": self.prompt_format,
-                 "prompt_template": self.prompt_template}
+                 "prompt_template": self.prompt_template, "config": self.config.to_dict()}
         path = ckpt.save_checkpoint(directory / ckpt.checkpoint_name(self.state.step), self.module,
                                     self.optimizer, self.scheduler, state)
         ckpt.prune_checkpoints(directory, self.training.keep_last_checkpoints)
@@ -374,16 +431,98 @@ class Trainer:
         return out
 
     def _resume(self, resume_from: str | Path) -> None:
-        source = Path(resume_from)
-        if str(resume_from) == "latest":
-            source = ckpt.latest_checkpoint(self.checkpoint_dir)
-            if source is None:
-                raise FileNotFoundError(f"--resume latest: no complete checkpoint in "
-                                        f"{self.checkpoint_dir}")
-        saved = ckpt.load_checkpoint(source, self.module, self.optimizer, self.scheduler)
+        """Load `resume_from`: a checkpoint, or "latest" = the newest intact one (damaged
+        ones are skipped with a warning naming them)."""
+        named = str(resume_from) != "latest"
+        candidates = [Path(resume_from)] if named else \
+            ckpt.list_checkpoints(self.checkpoint_dir)[::-1]
+        if not candidates:
+            raise FileNotFoundError(f"--resume latest: no complete checkpoint in "
+                                    f"{self.checkpoint_dir}")
+        damaged = []
+        for source in candidates:
+            problem = self._load_if_intact(source, named)
+            if problem is None:
+                break
+            if named:
+                raise ValueError(f"--resume {source}: the checkpoint is damaged: {problem}; "
+                                 "resume from an earlier checkpoint_step_N, or with --resume "
+                                 "alone (the newest intact one)")
+            damaged.append(f"{source.name} ({problem})")
+            log.warning("checkpoint %s is damaged (%s); trying the one written before it",
+                        source, problem)
+        else:
+            raise ValueError(f"--resume: no intact checkpoint in {self.checkpoint_dir}: "
+                             + "; ".join(damaged))
+        if damaged:
+            log.warning("resumed from %s at step %d: the newest intact checkpoint (skipped "
+                        "damaged: %s)", source, self.state.step, ", ".join(damaged))
+        else:
+            log.info("resumed from %s at step %d", source, self.state.step)
+
+    def _load_if_intact(self, source: Path, named: bool) -> str | None:
+        """Restore everything from `source`; None, or what is wrong with its files."""
+        if (source / ckpt.STATE_FILE).is_file():
+            problem = ckpt.verify_checkpoint(source)
+            if problem is not None:
+                return problem
+            self._check_resumed_config(source)
+        try:
+            saved = ckpt.load_checkpoint(source, self.module, self.optimizer, self.scheduler)
+        except (OSError, ValueError, SafetensorError) as err:
+            if named:  # the user's choice: its own error (incomplete, another model...)
+                raise
+            return f"{type(err).__name__}: {err}"
         self.state = TrainerState(**saved["trainer"])
         self.train_loader.load_state_dict(saved["data"])
-        log.info("resumed from %s at step %d", source, self.state.step)
+        return None
+
+    def _check_resumed_config(self, source: Path) -> None:
+        """Settings a resumed run can take on are applied (and logged); any other change
+        is refused naming the key: the checkpoint's optimizer, schedule and data order
+        would silently override it."""
+        saved = ckpt.read_state(source).get("config")
+        if saved is None:  # written before configs were kept in checkpoints
+            return
+        old, new = _flatten(saved), _flatten(self.config.to_dict())
+        changed = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
+        refused = [k for k in changed if not k.startswith(RESUMABLE_CHANGES)]
+        if refused:
+            key, others = refused[0], ", ".join(refused[1:])
+            also = f" (also changed: {others})" if others else ""
+            raise ValueError(
+                f"--resume: {key} is {new.get(key)!r} now but was {old.get(key)!r} when "
+                f"{source.name} was written{also}; a resumed run keeps the checkpoint's "
+                "model, optimizer, schedule and data, so it cannot take this change: drop "
+                f"--set {key}=... (or restore the config), or start a new run (another "
+                "--output-dir, or --overwrite)")
+        for key in changed:
+            log.info("resuming with a changed setting: %s %r -> %r", key, old.get(key),
+                     new.get(key))
+
+
+#: What a run writes into output_dir besides checkpoints (and training.log, emptied);
+#: --overwrite deletes them so nothing of the earlier run is mistaken for this one's.
+RUN_OUTPUTS = ("final_model", "final_adapter", "tokenizer", "metrics.jsonl", "validation.txt",
+               "training_curves.png", "tensorboard")
+
+#: Settings a resumed run applies when they differ from the checkpoint's (prefixes).
+RESUMABLE_CHANGES = (
+    "logging_config.", "eval_config.", "device_config.backend",
+    *(f"training_config.{key}" for key in (
+        "max_steps", "num_epochs", "validation_frequency", "validation_batch_size",
+        "eval_batches", "checkpoint_frequency", "save_strategy", "keep_last_checkpoints",
+        "early_stopping_patience", "early_stopping_min_delta")),
+)
+
+
+def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            out.update(_flatten(item, f"{prefix}{key}."))
+        return out
+    return {prefix[:-1]: value}
 
 
 # ---------------------------------------------------------------------- helpers
@@ -413,6 +552,13 @@ def _fixed_length(model: Any, *datasets: Any) -> int | None:
                 if d is not None and not isinstance(d, DataLoader)]
     examples = [e for e in examples if isinstance(e, Sequence) and e]
     return fixed_length(*examples) if examples else None
+
+
+def _not_finite(norm: Tensor) -> bool:
+    """Whether the gradient norm is NaN/Inf (one scalar read). A non-finite loss makes
+    non-finite gradients, and the norm (unlike the loss) is the same on every
+    data-parallel rank, so all ranks stop together."""
+    return not math.isfinite(norm.item())
 
 
 def _pad_id(tokenizer: Any) -> int:

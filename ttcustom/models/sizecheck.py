@@ -1,0 +1,50 @@
+"""Refuse a model that cannot fit in host memory before allocating any of it.
+
+A config.json with `hidden_size: 1000000000` or a million layers would otherwise
+allocate (or build modules) for minutes before failing; the memory planner's parameter
+count turns that into one line naming the sizes.
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+
+from ttcustom.models.config import ConfigError, ModelConfig
+
+
+def available_memory() -> int | None:
+    """Bytes of host memory available now (MemAvailable), or None when unknown."""
+    try:
+        with open("/proc/meminfo") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_model_fits(config: ModelConfig, dtype: torch.dtype | None, source: str = "the config",
+                     available: int | None = None) -> int:
+    """The model's parameter bytes; ConfigError if they exceed the available memory."""
+    from ttcustom.memory.planner import parameter_counts
+
+    params = sum(parameter_counts(config).values())
+    itemsize = dtype.itemsize if dtype is not None else 2  # the smallest default (bfloat16)
+    need = params * itemsize
+    available = available_memory() if available is None else available
+    if available is not None and need > available:
+        raise ConfigError(
+            f"{source}: the config describes {params:,} parameters ({need / 2**30:.1f} GiB "
+            f"at {itemsize} bytes each) but only {available / 2**30:.1f} GiB of memory is "
+            f"available (hidden_size={config.hidden_size}, num_hidden_layers="
+            f"{config.num_hidden_layers}, vocab_size={config.vocab_size}); check those sizes")
+    return need
+
+
+__all__ = ["available_memory", "check_model_fits"]
