@@ -1,7 +1,6 @@
 """Rendering records and masking the loss on prompt tokens."""
 
 import pytest
-
 from tokenizers import processors
 
 from ttcustom.data import IGNORE_INDEX, encode_segments, encode_text, format_prompt, render_segments
