@@ -152,6 +152,8 @@ class Trainer:
         log.info("training %d steps from step %d: %d trainable tensors, %d batches per epoch",
                  self.total_steps, self.state.step, len(self.params), len(self.train_loader))
         self._call("on_train_begin")
+        if self.eval_loader is not None and self.state.step == 0:
+            self._evaluate_and_record()  # the starting point (a base model's own loss)
         batches = self._batches()
         self.model.train()
         try:
