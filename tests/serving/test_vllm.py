@@ -13,6 +13,10 @@ transformers = pytest.importorskip("transformers")
 RUN = Path(os.environ.get("TTCUSTOM_VLLM_RUN", "output"))
 EXPORT = RUN / "export"
 MAX_TOKENS = 24
+# on the CPU backend the fraction of the host's memory vLLM reserves (its default, 0.92,
+# fails on a shared machine); a small model needs little KV cache
+ENGINE = dict(dtype="float32", max_model_len=512, enforce_eager=True,
+              gpu_memory_utilization=float(os.environ.get("TTCUSTOM_VLLM_MEMORY", "0.15")))
 pytestmark = pytest.mark.skipif(not (EXPORT / "reference_logits.pt").is_file(),
                                 reason=f"no main job exports in {EXPORT}: run "
                                 "examples/main_job.sh, then .ci/vllm_suite.sh")
@@ -57,7 +61,7 @@ def test_vllm_serves_the_merged_export_token_identically_to_transformers():
     model = transformers.AutoModelForCausalLM.from_pretrained(directory, dtype=torch.float32)
     stops = stop_ids(directory)
     expected = hf_greedy(model.eval(), tokenizer, prompts(), stops)
-    llm = vllm.LLM(model=directory, dtype="float32", max_model_len=512, enforce_eager=True)
+    llm = vllm.LLM(model=directory, **ENGINE)
     assert vllm_greedy(llm, prompts(), stops) == expected
 
 
@@ -71,8 +75,8 @@ def test_vllm_serves_base_plus_adapter_token_identically_to_peft():
         transformers.AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32), adapter)
     stops = stop_ids(EXPORT / "vllm")
     expected = hf_greedy(model.eval(), tokenizer, prompts(), stops)
-    llm = vllm.LLM(model=base, tokenizer=str(EXPORT / "vllm"), dtype="float32",
-                   max_model_len=512, enforce_eager=True, enable_lora=True, max_lora_rank=16)
+    llm = vllm.LLM(model=base, tokenizer=str(EXPORT / "vllm"), enable_lora=True,
+                   max_lora_rank=16, **ENGINE)
     lora = LoRARequest("trickster", 1, adapter)
     assert vllm_greedy(llm, prompts(), stops, lora) == expected
 
