@@ -61,6 +61,7 @@ def test_vllm_serves_the_merged_export_token_identically_to_transformers():
     model = transformers.AutoModelForCausalLM.from_pretrained(directory, dtype=torch.float32)
     stops = stop_ids(directory)
     expected = hf_greedy(model.eval(), tokenizer, prompts(), stops)
+    assert any(expected)  # something to compare
     llm = vllm.LLM(model=directory, **ENGINE)
     assert vllm_greedy(llm, prompts(), stops) == expected
 
@@ -75,6 +76,7 @@ def test_vllm_serves_base_plus_adapter_token_identically_to_peft():
         transformers.AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32), adapter)
     stops = stop_ids(EXPORT / "vllm")
     expected = hf_greedy(model.eval(), tokenizer, prompts(), stops)
+    assert any(expected)
     llm = vllm.LLM(model=base, tokenizer=str(EXPORT / "vllm"), enable_lora=True,
                    max_lora_rank=16, **ENGINE)
     lora = LoRARequest("trickster", 1, adapter)
