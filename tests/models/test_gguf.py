@@ -29,6 +29,23 @@ def _permute(weights, heads):  # llama.cpp's convert_hf_to_gguf.py LlamaModel.pe
             .swapaxes(1, 2).reshape(weights.shape))
 
 
+K_QUANTS = ("Q4_K", "Q6_K")  # gguf-py cannot quantize to these: random blocks instead
+
+
+def _k_blocks(shape, qtype, rng):
+    """Random `qtype` super-blocks for a [rows, cols] weight, with small fp16 scales."""
+    block, size = gguf.GGML_QUANT_SIZES[qtype]
+    rows, cols = shape
+    blocks = rng.integers(0, 256, size=(rows, cols // block, size), dtype=np.uint8)
+    scale = np.full((rows, cols // block), 0.01, np.float16).view(np.uint8)
+    scale = scale.reshape(rows, cols // block, 2)
+    if qtype.name == "Q4_K":  # d and dmin first
+        blocks[..., 0:2], blocks[..., 2:4] = scale, scale
+    else:  # Q6_K: d last
+        blocks[..., size - 2:] = scale
+    return blocks.reshape(rows, -1)
+
+
 def write_gguf(model, path, qtype):
     """`model` (a transformers Llama) as llama.cpp's converter writes it, 2-d weights in `qtype`."""
     c = model.config
@@ -70,7 +87,10 @@ def write_gguf(model, path, qtype):
             data = _permute(data, c.num_attention_heads)
         if out.endswith("attn_k.weight"):
             data = _permute(data, c.num_key_value_heads)
-        if data.ndim == 2 and qtype != gguf.GGMLQuantizationType.F32:
+        if data.ndim == 2 and qtype.name in K_QUANTS:
+            writer.add_tensor(out, _k_blocks(data.shape, qtype, np.random.default_rng(0)),
+                              raw_dtype=qtype)
+        elif data.ndim == 2 and qtype != gguf.GGMLQuantizationType.F32:
             data = gguf.quants.quantize(data.astype(np.float16 if qtype.name == "F16"
                                                     else np.float32), qtype)
             writer.add_tensor(out, data, raw_dtype=qtype)
@@ -83,9 +103,10 @@ def write_gguf(model, path, qtype):
     return path
 
 
-def tiny_llama():
+def tiny_llama(hidden_size=64, intermediate_size=128):
     config = transformers.LlamaConfig(
-        vocab_size=264, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+        vocab_size=264, hidden_size=hidden_size, intermediate_size=intermediate_size,
+        num_hidden_layers=2,
         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128,
         rope_parameters={"rope_type": "default", "rope_theta": 100000.0})
     torch.manual_seed(0)
@@ -97,9 +118,10 @@ def tiny_llama():
     return model.eval()
 
 
-@pytest.mark.parametrize("qtype", ["F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1"])
+@pytest.mark.parametrize("qtype", ["F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", *K_QUANTS])
 def test_gguf_model_matches_transformers_gguf_loading(qtype, tmp_path):
-    path = write_gguf(tiny_llama(), tmp_path / "tiny.gguf", gguf.GGMLQuantizationType[qtype])
+    sizes = (256, 256) if qtype in K_QUANTS else (64, 128)  # K-quant blocks hold 256 values
+    path = write_gguf(tiny_llama(*sizes), tmp_path / "tiny.gguf", gguf.GGMLQuantizationType[qtype])
     reference = transformers.AutoModelForCausalLM.from_pretrained(
         tmp_path, gguf_file="tiny.gguf", dtype=torch.float32).eval()
     ours = from_gguf(path, backend="cpu").eval()
