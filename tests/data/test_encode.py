@@ -1,8 +1,9 @@
 """Rendering records and masking the loss on prompt tokens."""
 
 import pytest
+from tokenizers import processors
 
-from ttcustom.data import IGNORE_INDEX, encode_segments, format_prompt, render_segments
+from ttcustom.data import IGNORE_INDEX, encode_segments, encode_text, format_prompt, render_segments
 from ttcustom.data.formats import DEFAULT_CHAT_TEMPLATE
 
 
@@ -13,8 +14,7 @@ def decode_trained(tok, ids, labels):
 def test_prompt_response_uses_the_tutorial_template_and_trains_on_the_response(eos_byte_tok):
     segments = render_segments({"prompt": "Why?", "response": "Because."}, "prompt_response")
     ids, labels = encode_segments(eos_byte_tok, segments)
-    assert eos_byte_tok.decode(ids) == ("<|endoftext|>### Question:\nWhy?\n\n### Answer:\n"
-                                        "Because.<|endoftext|>")
+    assert eos_byte_tok.decode(ids) == "### Question:\nWhy?\n\n### Answer:\nBecause.<|endoftext|>"
     assert decode_trained(eos_byte_tok, ids, labels) == "Because.<|endoftext|>"
 
 
@@ -49,7 +49,7 @@ def test_chat_trains_only_on_assistant_turns_with_the_default_template(eos_byte_
     ids, labels = encode_segments(eos_byte_tok, segments, add_eos=False)
     full = eos_byte_tok.apply_chat_template(messages, chat_template=DEFAULT_CHAT_TEMPLATE,
                                             tokenize=False)
-    assert eos_byte_tok.decode(ids) == "<|endoftext|>" + full
+    assert eos_byte_tok.decode(ids) == full
     assert decode_trained(eos_byte_tok, ids, labels) == ("Hello!<|endoftext|>\n"
                                                          "Ciao!<|endoftext|>\n")
 
@@ -67,3 +67,15 @@ def test_chat_uses_the_tokenizers_own_template(byte_tok):
 def test_generation_prompt_matches_the_training_prompt():
     segments = render_segments({"prompt": "Why?", "response": "x"}, "prompt_response")
     assert format_prompt("Why?", "prompt_response") == segments[0].text
+
+
+@pytest.mark.parametrize("adds_bos", [False, True])
+def test_bos_is_added_exactly_when_the_tokenizer_adds_it_to_a_text_prompt(eos_byte_tok, adds_bos):
+    if adds_bos:  # as Llama's tokenizer: "<s>" before every text
+        eos_byte_tok._tokenizer.post_processor = processors.TemplateProcessing(
+            single="<|endoftext|> $A", special_tokens=[("<|endoftext|>", 256)])
+    text = "### Question:\nWhy?"
+    assert encode_text(eos_byte_tok, text) == eos_byte_tok(text).input_ids  # transformers, vLLM
+    ids, _ = encode_segments(eos_byte_tok, render_segments({"prompt": "Why?", "response": "x"},
+                                                           "prompt_response"))
+    assert (ids[0] == 256) == adds_bos

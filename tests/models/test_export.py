@@ -160,3 +160,18 @@ def test_a_killed_exports_temporary_directory_is_removed_by_the_next_export(tmp_
     live.mkdir()
     to_hf(from_hf(hf_model("llama")), tmp_path / "out")
     assert sorted(p.name for p in tmp_path.iterdir()) == [live.name, "out"]
+
+
+@pytest.mark.parametrize("arch", ["llama", "llama_linear_rope"])
+def test_both_rope_layouts_are_written_for_a_transformers_5_source(arch, tmp_path):
+    config = HF_CONFIGS[arch]()
+    config.rope_parameters["rope_theta"] = 100000.0
+    transformers.AutoModelForCausalLM.from_config(config).save_pretrained(tmp_path / "source")
+    assert "rope_theta" not in json.loads((tmp_path / "source" / "config.json").read_text())
+    to_hf(from_hf(tmp_path / "source"), tmp_path / "out")
+    written = json.loads((tmp_path / "out" / "config.json").read_text())
+    parameters = dict(config.rope_parameters)
+    assert written["rope_parameters"] == parameters
+    assert written["rope_theta"] == 100000.0  # what transformers 4.x (and vLLM on it) reads
+    scaling = {k: v for k, v in parameters.items() if k != "rope_theta"}
+    assert written["rope_scaling"] == (None if scaling["rope_type"] == "default" else scaling)

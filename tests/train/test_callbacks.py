@@ -42,7 +42,7 @@ def test_user_callbacks_see_every_hook_in_order(tmp_path):
 
     recorder = Recorder()
     train(tmp_path, [recorder])
-    assert recorder.events == ["begin", "log1", "log2", "eval2", "checkpoint_step_2", "log3",
+    assert recorder.events == ["begin", "eval0", "log1", "log2", "eval2", "checkpoint_step_2", "log3",
                                "log4", "eval4", "checkpoint_step_4", "end"]
 
 

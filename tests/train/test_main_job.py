@@ -33,7 +33,8 @@ def test_the_starter_checkpoint_is_small_and_loads_in_transformers_and_ttcustom(
 def test_main_job_short_mode_trains_compares_and_exports(tmp_path):
     out = tmp_path / "run"
     env = {**os.environ, "TTCUSTOM_CI": "1", "OUT": str(out), "MAX_NEW_TOKENS": "8",
-           "TTCUSTOM": f"{sys.executable} -m ttcustom", "PYTHONPATH": str(REPO)}
+           "TTCUSTOM": f"{sys.executable} -m ttcustom", "PYTHONPATH": str(REPO),
+           "MODEL": str(STARTER), "CONFIG": "examples/configs/trickster_lora.yaml"}
     done = subprocess.run(["bash", "examples/main_job.sh"], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]

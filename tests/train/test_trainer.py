@@ -37,7 +37,7 @@ def test_loss_goes_down_and_the_run_directory_has_the_tutorials_files(tmp_path):
     losses = [loss for _, loss in metrics(tmp_path)]
     assert state.step == 30 and state.stop_reason == "completed"
     assert sum(losses[-5:]) / 5 < 0.6 * sum(losses[:5]) / 5
-    assert [step for step, _ in metrics(tmp_path, "val_loss")] == [10, 20, 30]
+    assert [step for step, _ in metrics(tmp_path, "val_loss")] == [0, 10, 20, 30]
     for name in ("config.yaml", "training.log", "training_curves.png", "metrics.jsonl"):
         assert (tmp_path / name).is_file(), name
     assert (tmp_path / "training_curves.png").read_bytes()[:4] == b"\x89PNG"
@@ -102,8 +102,15 @@ def test_early_stopping_ends_the_run_after_patience_evaluations(tmp_path):
     trainer = make(tmp_path, max_steps=50, validation_frequency=2, early_stopping_patience=2,
                    early_stopping_min_delta=100.0)
     state = trainer.train()
-    assert state.step == 6
+    assert state.step == 4  # evaluations at steps 0 (the best), 2 and 4
     assert state.stop_reason.startswith("early stopping")
+
+
+def test_the_untrained_models_validation_loss_is_recorded_at_step_0(tmp_path):
+    trainer = make(tmp_path, max_steps=2, validation_frequency=2)
+    before = trainer.evaluate()["val_loss"]
+    trainer.train()
+    assert metrics(tmp_path, "val_loss")[0] == (0, pytest.approx(before, rel=1e-6))
 
 
 def test_num_epochs_sets_the_length(tmp_path):

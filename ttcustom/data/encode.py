@@ -13,11 +13,20 @@ from ttcustom.data.formats import Segment
 IGNORE_INDEX = -100
 
 
+def adds_bos(tokenizer: Any) -> bool:
+    """Whether the tokenizer itself puts BOS before a text (`tokenizer(text)`), as
+    transformers and vLLM do for a plain text prompt."""
+    bos_id = tokenizer.bos_token_id
+    return bos_id is not None and tokenizer.encode("a", add_special_tokens=True)[:1] == [bos_id]
+
+
 def encode_text(tokenizer: Any, text: str, add_bos: bool = True) -> list[int]:
-    """Ids of `text`, preceded by BOS when the tokenizer has one and the text lacks it."""
+    """Ids of `text`, preceded by BOS when the tokenizer adds one to a text prompt (so
+    training, samples and a served model see the same ids) and the text lacks it."""
     ids = tokenizer.encode(text, add_special_tokens=False)
     bos_id, bos_token = tokenizer.bos_token_id, tokenizer.bos_token
-    if add_bos and bos_id is not None and not text.startswith(bos_token) and ids[:1] != [bos_id]:
+    if (add_bos and adds_bos(tokenizer) and not text.startswith(bos_token)
+            and ids[:1] != [bos_id]):
         ids = [bos_id, *ids]
     return ids
 

@@ -186,12 +186,13 @@ def format_prompt(prompt: str, fmt: str, tokenizer: Any = None,
     raise ValueError(f"unknown prompt format {fmt!r}; choose one of {FORMAT_NAMES + ('raw',)}")
 
 
-def prompt_chat_template(prompt_template: str | None = None) -> str:
+def prompt_chat_template(prompt_template: str | None = None, bos: bool = True) -> str:
     """A chat template that renders a user turn as `prompt_template` does (the tutorial's
     `### Question:` form by default), so chat front-ends (vLLM) prompt a model fine-tuned
-    on prompt/response records the way it was trained."""
+    on prompt/response records the way it was trained. `bos`: the rendering starts with
+    BOS (chat front-ends add no special tokens to a rendered conversation)."""
     head, _, tail = (prompt_template or PROMPT_RESPONSE_TEMPLATE).partition("{prompt}")
-    return ("{{ bos_token or '' }}{% for message in messages %}"
+    return (("{{ bos_token or '' }}" if bos else "") + "{% for message in messages %}"
             "{% if message['role'] == 'user' %}" + _jinja_text(head)
             + "{{ message['content'] }}" + _jinja_text(tail)
             + "{% elif message['role'] == 'assistant' %}{{ message['content'] }}"

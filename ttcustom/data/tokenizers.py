@@ -22,9 +22,14 @@ ENDOFTEXT = "<|endoftext|>"
 
 
 def load_tokenizer(path: str | Path) -> Any:
-    """`AutoTokenizer.from_pretrained(path)` with an error naming the directory."""
+    """`AutoTokenizer.from_pretrained(path)` with an error naming the directory; a
+    `.gguf` file's own tokenizer and chat template."""
     from transformers import AutoTokenizer
 
+    from ttcustom.models.gguf import is_gguf, load_gguf_tokenizer
+
+    if is_gguf(path):
+        return load_gguf_tokenizer(path)
     path = Path(path)
     if not (path / "tokenizer.json").exists() and not (path / "tokenizer_config.json").exists():
         raise FileNotFoundError(

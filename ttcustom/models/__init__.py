@@ -9,7 +9,7 @@ from ttcustom.models.causal_lm import CausalLM, CausalLMOutput
 from ttcustom.models.config import ConfigError, ModelConfig
 from ttcustom.models.gpt2 import GPT2LMHeadModel
 from ttcustom.models.llama import LlamaForCausalLM
-from ttcustom.models.loading import from_hf, read_config
+from ttcustom.models.loading import from_gguf, from_hf, read_config
 from ttcustom.models.qwen import Qwen2ForCausalLM, Qwen3ForCausalLM
 from ttcustom.models.registry import model_class
 from ttcustom.models.safetensors_io import CheckpointError
@@ -37,6 +37,7 @@ __all__ = [
     "Qwen2ForCausalLM",
     "Qwen3ForCausalLM",
     "build_model",
+    "from_gguf",
     "from_hf",
     "model_class",
     "read_config",

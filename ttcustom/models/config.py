@@ -179,6 +179,9 @@ class ModelConfig:
             changed = list(encoded)
         for name in changed:
             out.update(encoded.get(name, {}))
+        # both rope layouts, always: a transformers-5 source has only `rope_parameters`,
+        # and transformers 4 (vLLM, Tenstorrent's fork) would read theta 10000 without these
+        out.update(encoded.get("rope_theta", {}))
         out["architectures"] = [self.architecture]
         out["model_type"] = self.model_type
         if self.dtype is not None:

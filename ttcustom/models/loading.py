@@ -22,6 +22,7 @@ from ttcustom import safejson
 from ttcustom.backends import Backend
 from ttcustom.models.causal_lm import CausalLM
 from ttcustom.models.config import ConfigError, ModelConfig
+from ttcustom.models.gguf import gguf_checkpoint, is_gguf
 from ttcustom.models.registry import model_class
 from ttcustom.models.safetensors_io import CheckpointError, iter_tensors, read_header
 from ttcustom.models.sizecheck import check_model_fits
@@ -69,14 +70,17 @@ def from_hf(
     backend: str | Backend | None = None,
     allow_pickle: bool = False,
 ) -> CausalLM:
-    """A ttcustom model from a transformers checkpoint directory, a Hugging Face Hub id
-    (see `resolve_checkpoint`) or an in-memory transformers model.
+    """A ttcustom model from a transformers checkpoint directory, a llama.cpp `.gguf`
+    file (see `from_gguf`), a Hugging Face Hub id (see `resolve_checkpoint`) or an
+    in-memory transformers model.
 
     `dtype` defaults to the backend's float type (fp32 on the reference backend); the
     checkpoint's own dtype is kept in `model.config.dtype` and used again by export.
     """
     if hasattr(source, "state_dict") and hasattr(source, "config"):
         config, checkpoint = _from_transformers_model(source)
+    elif is_gguf(source):
+        config, checkpoint = gguf_checkpoint(source)
     else:
         config, checkpoint = _from_directory(resolve_checkpoint(source, allow_pickle),
                                              allow_pickle)
@@ -85,6 +89,14 @@ def from_hf(
         model = model_class(config.model_type)(config, dtype=dtype, backend=backend)
     load_weights(model, checkpoint)
     return model
+
+
+def from_gguf(path: str | os.PathLike, dtype: torch.dtype | None = None,
+              backend: str | Backend | None = None) -> CausalLM:
+    """A ttcustom model from a Llama-family GGUF file, dequantized (see `ttcustom.models.gguf`)."""
+    if not is_gguf(path):
+        raise CheckpointError(f"{path}: not a .gguf file")
+    return from_hf(path, dtype=dtype, backend=backend)
 
 
 HUB_ID = re.compile(r"[\w.-]+/[\w.-]+")
@@ -114,7 +126,9 @@ def resolve_checkpoint(source: str | os.PathLike, allow_pickle: bool = False) ->
 
 
 def read_config(directory: str | os.PathLike) -> ModelConfig:
-    """The `ModelConfig` of a checkpoint directory (its config.json)."""
+    """The `ModelConfig` of a checkpoint directory (its config.json) or a .gguf file."""
+    if is_gguf(directory):
+        return gguf_checkpoint(directory)[0]
     directory = Path(directory)
     if not directory.is_dir():
         raise CheckpointError(
@@ -300,4 +314,4 @@ def load_weights(model: CausalLM, checkpoint: Checkpoint) -> None:
         target.data = target.backend.upload(host, target.dtype)
 
 
-__all__ = ["CheckpointError", "ConfigError", "from_hf", "load_weights", "read_config"]
+__all__ = ["CheckpointError", "ConfigError", "from_gguf", "from_hf", "load_weights", "read_config"]

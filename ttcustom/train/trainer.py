@@ -187,6 +187,8 @@ class Trainer:
 
     def _run(self) -> None:
         self._call("on_train_begin")
+        if self.eval_loader is not None and self.state.step == 0:
+            self._evaluate_and_record()  # the starting point (a base model's own loss)
         batches = self._batches()
         self.model.train()
         try:
