@@ -22,11 +22,11 @@ class TinyLM(nn.Module):
         self.embed = nn.Embedding(vocab, dim)
         self.drop = nn.Dropout(dropout)
         self.head = nn.Linear(dim, vocab)
-        self.poison_after = None  # forward calls before the loss turns NaN (tests)
+        self.poison_after = None  # training forwards before the loss turns NaN (tests)
         self.calls = 0
 
     def forward(self, input_ids, attention_mask=None, labels=None):
-        self.calls += 1
+        self.calls += self.training  # evaluation (e.g. at step 0) does not count
         logits = self.head(self.drop(self.embed(tc.tensor(input_ids))))
         loss = None
         if labels is not None:
