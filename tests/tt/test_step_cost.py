@@ -1,0 +1,70 @@
+"""Golden mode: what a training step costs the tt backend can only go down.
+
+The figures (ttnn calls, bytes copied by data-movement ops and transposed matmul
+operands, bytes of weights and optimizer state, transfers) per layer and outside the
+layers are those of docs/tt_backend.md; a change that raises one fails here, a change
+that lowers one should lower the recorded value too.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+ttnn = pytest.importorskip("ttnn")
+
+from tests.tt.step_cost import layer_cost  # noqa: E402
+from ttcustom.backends.tt.cost import StepCost, measure  # noqa: E402
+
+pytestmark = pytest.mark.tt
+
+#: config -> ("per layer" | "fixed") -> StepCost.summary() recorded (upper bounds)
+RECORDED = {
+    "nano_trickster": {
+        "per layer": {"ttnn calls": 162, "bytes copied": 4_194_304, "uploads": 0,
+                      "downloads": 0, "weight bytes": 1_736_704, "optimizer bytes": 3_473_408},
+        "fixed": {"ttnn calls": 56, "bytes copied": 197_632, "uploads": 2, "downloads": 0,
+                  "weight bytes": 147_456, "optimizer bytes": 294_912},
+    },
+    "tinyllama_lora": {
+        "per layer": {"ttnn calls": 219, "bytes copied": 94_355_456, "uploads": 0,
+                      "downloads": 0, "weight bytes": 89_161_728, "optimizer bytes": 1_638_400},
+        "fixed": {"ttnn calls": 31, "bytes copied": 131_072_256, "uploads": 2, "downloads": 0,
+                  "weight bytes": 262_275_072, "optimizer bytes": 0},
+    },
+}
+
+
+@pytest.mark.parametrize("name", [
+    "nano_trickster",
+    pytest.param("tinyllama_lora", marks=pytest.mark.slow),
+])
+def test_step_cost_does_not_grow(name):
+    layer, fixed = layer_cost(name)
+    print(f"\n{layer.format(f'{name} per layer')}\n{fixed.format(f'{name} fixed')}")
+    for part, cost in (("per layer", layer), ("fixed", fixed)):
+        measured, recorded = cost.summary(), RECORDED[name][part]
+        grown = {k: (measured[k], recorded[k]) for k in recorded if measured[k] > recorded[k]}
+        assert not grown, f"{name} {part}: (measured, recorded) {grown}"
+
+
+def test_meter_counts_calls_copies_and_transposed_operands(golden_backend):
+    b = golden_backend
+    x = b.upload(torch.ones(64, 32), dtype=torch.bfloat16)
+    w = b.upload(torch.ones(96, 32), dtype=torch.bfloat16)
+
+    def step():
+        b.linear(x, w, None)  # transpose_b: w is copied (96 x 32 bfloat16)
+        b.permute(x, (1, 0))  # a 32 x 64 bfloat16 copy
+
+    cost = measure(b, step)
+    assert cost.calls == {"linear": 1, "permute": 1}
+    assert cost.copied == {"linear.transpose": 96 * 32 * 2, "permute": 32 * 64 * 2}
+    assert (cost.uploads, cost.downloads) == (0, 0)
+
+
+def test_layer_figures_are_differences():
+    one = StepCost(calls={"add": 3}, uploads=2)
+    two = StepCost(calls={"add": 5, "exp": 1}, uploads=2)
+    assert two.minus(one).calls == {"add": 2, "exp": 1}
+    assert two.minus(one).uploads == 0
