@@ -26,6 +26,7 @@ import torch
 from ttcustom.backends.base import Array, Backend, Shape
 from ttcustom.backends.tt import composite as C
 from ttcustom.backends.tt.device import TTDevice
+from ttcustom.backends.tt.frozen import FrozenLayouts
 
 TILE = 32
 
@@ -91,6 +92,8 @@ class TTBackend(Backend):
                           T.int32: torch.int32, T.uint32: torch.int32}
         #: device constants (causal masks, rotation matrices), made once per shape
         self._constants: dict[tuple, Array] = {}
+        #: frozen linear weights' [in, out] copies, made once (no per-call transpose)
+        self.frozen = FrozenLayouts(self._linear_layout)
 
     def __repr__(self) -> str:
         return f"TTBackend(board={self.device.board!r}, mesh_shape={self.device.mesh_shape})"
@@ -107,6 +110,7 @@ class TTBackend(Backend):
 
     def close(self) -> None:
         self._constants.clear()
+        self.frozen.clear()
         self.device.close()
 
     def synchronize(self) -> None:
@@ -377,12 +381,26 @@ class TTBackend(Backend):
                                 compute_kernel_config=self.kernel_config, **extra)
 
     def linear(self, x, weight, bias):
+        """A held frozen weight (`hold_frozen`) goes in as its [in, out] copy; any
+        other with transpose_b."""
         x = self._contractable(x, -1)
-        weight = self._contractable(weight, -1)
         if bias is not None:
             bias = self.reshape(bias, (1, self.shape(bias)[0]))
+        laid_out = self.frozen.get(weight)
+        if laid_out is not None:
+            return self.ttnn.linear(x, laid_out, bias=bias,
+                                    compute_kernel_config=self.kernel_config)
+        weight = self._contractable(weight, -1)
         return self.ttnn.linear(x, weight, bias=bias, transpose_b=True,
                                 compute_kernel_config=self.kernel_config)
+
+    def hold_frozen(self, weight):
+        self.frozen.hold(weight)
+
+    def _linear_layout(self, weight: Array) -> Array:
+        """weight [out, in] as [in, out], tile padding zeroed for the contraction."""
+        return self._contractable(self.ttnn.transpose(self._contractable(weight, -1), -2, -1),
+                                  -2)
 
     def linear_backward(self, grad, x, weight, need):
         out_features, in_features = self.shape(weight)
@@ -483,6 +501,7 @@ class TTBackend(Backend):
         """moreh_adamw for bfloat16 state (its dtypes); float32 state (master weights,
         float32 models) through `composite.adamw_float32`, in full precision."""
         for param, grad, exp_avg, exp_avg_sq in zip(params, grads, exp_avgs, exp_avg_sqs):
+            self.frozen.forget(param)
             if param.dtype != self.ttnn.bfloat16:
                 C.adamw_float32(self, param, grad, exp_avg, exp_avg_sq, step, lr, beta1, beta2,
                                 eps, weight_decay)
@@ -499,6 +518,7 @@ class TTBackend(Backend):
         """moreh_sgd for bfloat16 (its dtypes); `composite.sgd_float32` for float32."""
         buffers = []
         for param, grad, buffer in zip(params, grads, momentum_buffers):
+            self.frozen.forget(param)
             if param.dtype != self.ttnn.bfloat16:
                 buffers.append(C.sgd_float32(self, param, grad, buffer, lr, momentum, dampening,
                                              nesterov, weight_decay))
@@ -520,10 +540,12 @@ class TTBackend(Backend):
 
     def scale_(self, arrays, factor):
         for a in arrays:
+            self.frozen.forget(a)
             scale = self.reshape(self.cast(factor, self.dtype(a)), (1,) * len(self.shape(a)))
             self.ttnn.multiply_(a, scale)
 
     def copy_(self, dst, src):
+        self.frozen.forget(dst)
         self.ttnn.copy(_tile(src), _tile(dst))
 
     # ------------------------------------------------------------------ data parallel

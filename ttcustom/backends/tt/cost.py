@@ -4,7 +4,8 @@
 `CallMeter` and returns a `StepCost`: every ttnn call by op, the bytes materialised by
 ops that only move data (layout changes, transposes, permutes, repeats, concats, pads,
 expands, tile-padding fills), the host<->device transfers, and (given the parameters and the optimizer) the
-bytes of weights and optimizer state held on the device. It works with any ttnn-like
+bytes of weights (with the frozen weights' laid-out copies) and optimizer state
+held on the device. It works with any ttnn-like
 module (the real one, or the golden harness of the tests).
 
 ttnn's matmul applies `transpose_a` / `transpose_b` to its operands before the op, not
@@ -149,7 +150,9 @@ def measure(backend: Any, step: Callable[[], Any], parameters: Iterable[Any] = (
         backend.ttnn = real
     cost.uploads = backend.transfers.uploads - uploads
     cost.downloads = backend.transfers.downloads - downloads
-    cost.weight_bytes = resident_bytes(p.data for p in parameters)
+    held = getattr(backend, "frozen", None)
+    cost.weight_bytes = resident_bytes([*(p.data for p in parameters),
+                                        *(held.copies() if held is not None else ())])
     if optimizer is not None:
         cost.optimizer_bytes = resident_bytes(
             getattr(v, "data", v) for state in optimizer.state.values()
