@@ -2,7 +2,9 @@
 
 `layer_cost(name)` builds the model twice (1 and 2 layers), takes one AdamW step to
 create the optimizer state and the constants, measures the second step, and returns
-(per layer, fixed): the second run minus the first, and the first minus that.
+(one layer, per further layer): the first run, and the second minus the first. (The
+first layer can be cheaper than the others: with a frozen embedding it computes no
+input gradient.)
 """
 
 from __future__ import annotations
@@ -60,7 +62,7 @@ def step_cost(name: str, layers: int) -> StepCost:
 
 
 def layer_cost(name: str) -> tuple[StepCost, StepCost]:
-    """(one layer's cost, the cost outside the layers) of a step of `CONFIGS[name]`."""
+    """(the step with one layer, each further layer's cost) of `CONFIGS[name]`: a step
+    with N layers costs the first plus N - 1 times the second."""
     one, two = step_cost(name, 1), step_cost(name, 2)
-    layer = two.minus(one)
-    return layer, one.minus(layer)
+    return one, two.minus(one)

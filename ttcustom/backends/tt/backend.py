@@ -404,8 +404,10 @@ class TTBackend(Backend):
 
     def linear_backward(self, grad, x, weight, need):
         out_features, in_features = self.shape(weight)
-        grad2d = self.reshape(grad, (-1, out_features))
         dx = self.matmul(grad, weight) if need[0] else None
+        if not (need[1] or need[2]):  # a frozen layer: no weight or bias gradient
+            return dx, None, None
+        grad2d = self.reshape(grad, (-1, out_features))
         dw = None
         if need[1]:
             dw = self.matmul(grad2d, self.reshape(x, (-1, in_features)), transpose_a=True)

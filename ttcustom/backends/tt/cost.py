@@ -68,9 +68,9 @@ class StepCost:
         return sum(self.copied.values())
 
     def minus(self, other: StepCost) -> StepCost:
-        """Calls and copies of `self` beyond `other` (e.g. two layers minus one: a layer)."""
-        return StepCost(Counter(self.calls) - Counter(other.calls),
-                        Counter(self.copied) - Counter(other.copied),
+        """`self` less `other`, op by op, signed (two layers minus one: a layer; one layer
+        minus a layer: the rest, negative for work the first layer skips)."""
+        return StepCost(_signed(self.calls, other.calls), _signed(self.copied, other.copied),
                         self.uploads - other.uploads, self.downloads - other.downloads,
                         self.weight_bytes - other.weight_bytes,
                         self.optimizer_bytes - other.optimizer_bytes)
@@ -89,6 +89,11 @@ class StepCost:
             lines.append("  copied: " + ", ".join(f"{k} {v / 1e6:.2f} MB" for k, v in
                                                   self.copied.most_common(top)))
         return "\n".join(lines)
+
+
+def _signed(a: Counter[str], b: Counter[str]) -> Counter[str]:
+    out = Counter({k: a.get(k, 0) - b.get(k, 0) for k in {*a, *b}})
+    return Counter({k: v for k, v in out.items() if v})
 
 
 class CallMeter:
