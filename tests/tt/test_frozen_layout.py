@@ -78,3 +78,21 @@ def test_replaced_weight_array_gets_a_new_layout(golden_backend):
     torch.testing.assert_close(out, layer.bias.to_torch().expand(3, 5, OUT))
     assert golden_backend.frozen.get(old) is None
     assert len(golden_backend.frozen.copies()) == 1
+
+
+def _rotary_reference(x, cos, sin):
+    half = x.shape[-1] // 2
+    return x * cos + torch.cat((-x[..., half:], x[..., :half]), -1) * sin
+
+
+def test_rotary_tables_are_laid_out_once_and_follow_writes(golden_backend):
+    b, g = golden_backend, torch.Generator().manual_seed(3)
+    x, cos, sin = (torch.randn(*s, generator=g) for s in ((1, 2, 32, 64), (32, 64), (32, 64)))
+    dx, dcos, dsin = (b.upload(t, torch.float32) for t in (x, cos, sin))
+    first = measure(b, lambda: b.rotary(dx, dcos, dsin))
+    again = measure(b, lambda: b.rotary(dx, dcos, dsin))
+    assert first.calls["reshape"] == 2 and again.calls["reshape"] == 0
+    new = torch.randn(32, 64, generator=g)
+    b.copy_(dcos, b.upload(new, torch.float32))
+    torch.testing.assert_close(b.download(b.rotary(dx, dcos, dsin)),
+                               _rotary_reference(x, new, sin), rtol=1e-5, atol=1e-5)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import importlib
 import math
+from collections import OrderedDict
 from collections.abc import Sequence
 from types import ModuleType
 from typing import Any
@@ -29,6 +30,8 @@ from ttcustom.backends.tt.device import TTDevice
 from ttcustom.backends.tt.frozen import FrozenLayouts
 
 TILE = 32
+#: arrays `TTBackend.derived` keeps (a forward's rotary tables)
+DERIVED_KEPT = 8
 
 
 class Scalar:
@@ -94,6 +97,8 @@ class TTBackend(Backend):
         self._constants: dict[tuple, Array] = {}
         #: frozen linear weights' [in, out] copies, made once (no per-call transpose)
         self.frozen = FrozenLayouts(self._linear_layout)
+        #: (id(source), kind) -> (source, derived): the last few `derived` results
+        self._derived: OrderedDict[tuple, tuple[Array, Array]] = OrderedDict()
 
     def __repr__(self) -> str:
         return f"TTBackend(board={self.device.board!r}, mesh_shape={self.device.mesh_shape})"
@@ -110,6 +115,7 @@ class TTBackend(Backend):
 
     def close(self) -> None:
         self._constants.clear()
+        self._derived.clear()
         self.frozen.clear()
         self.device.close()
 
@@ -491,6 +497,26 @@ class TTBackend(Backend):
                          layout=T.TILE_LAYOUT, low=0.0, high=1.0, seed=seed % (2**31 - 1) + 1)
         return T.multiply(T.ge(uniform, p), 1.0 / (1.0 - p))
 
+    def derived(self, source: Array, kind: tuple, make: Any) -> Array:
+        """`make()`, an array computed from `source` alone, reused while `source` is the
+        same array and unwritten (the last DERIVED_KEPT are kept, their sources held, so
+        an id is never reused while its entry lives)."""
+        key = (id(source), kind)
+        held = self._derived.get(key)
+        if held is not None and held[0] is source:
+            self._derived.move_to_end(key)
+            return held[1]
+        self._derived[key] = (source, make())
+        if len(self._derived) > DERIVED_KEPT:
+            self._derived.popitem(last=False)
+        return self._derived[key][1]
+
+    def _written(self, array: Array) -> None:
+        """`array` is written in place: copies made from it are stale."""
+        self.frozen.forget(array)
+        for key in [k for k, (source, _) in self._derived.items() if source is array]:
+            del self._derived[key]
+
     def constant(self, key: tuple, make: Any) -> Array:
         """A device constant built once per `key` by `make()` and kept until close()."""
         if key not in self._constants:
@@ -503,7 +529,7 @@ class TTBackend(Backend):
         """moreh_adamw for bfloat16 state (its dtypes); float32 state (master weights,
         float32 models) through `composite.adamw_float32`, in full precision."""
         for param, grad, exp_avg, exp_avg_sq in zip(params, grads, exp_avgs, exp_avg_sqs):
-            self.frozen.forget(param)
+            self._written(param)
             if param.dtype != self.ttnn.bfloat16:
                 C.adamw_float32(self, param, grad, exp_avg, exp_avg_sq, step, lr, beta1, beta2,
                                 eps, weight_decay)
@@ -520,7 +546,7 @@ class TTBackend(Backend):
         """moreh_sgd for bfloat16 (its dtypes); `composite.sgd_float32` for float32."""
         buffers = []
         for param, grad, buffer in zip(params, grads, momentum_buffers):
-            self.frozen.forget(param)
+            self._written(param)
             if param.dtype != self.ttnn.bfloat16:
                 buffers.append(C.sgd_float32(self, param, grad, buffer, lr, momentum, dampening,
                                              nesterov, weight_decay))
@@ -542,12 +568,12 @@ class TTBackend(Backend):
 
     def scale_(self, arrays, factor):
         for a in arrays:
-            self.frozen.forget(a)
+            self._written(a)
             scale = self.reshape(self.cast(factor, self.dtype(a)), (1,) * len(self.shape(a)))
             self.ttnn.multiply_(a, scale)
 
     def copy_(self, dst, src):
-        self.frozen.forget(dst)
+        self._written(dst)
         self.ttnn.copy(_tile(src), _tile(dst))
 
     # ------------------------------------------------------------------ data parallel

@@ -223,7 +223,9 @@ def rotary(bk, x: Array, cos: Array, sin: Array) -> Array:
         shape = bk.shape(t)
         if shape[-2:] != (seq, width) or math.prod(shape[:-2]) != 1:
             return None
-        return bk.reshape(bk.cast(t, bk.dtype(x)), table)
+        # one table per forward serves every layer's q and k: laid out once
+        return bk.derived(t, ("rotary table", bk.dtype(x)),
+                          lambda: bk.reshape(bk.cast(t, bk.dtype(x)), table))
 
     c, s = as_table(cos), as_table(sin)
     if width % 64 == 0 and c is not None and s is not None:
