@@ -71,3 +71,14 @@ def test_layer_figures_are_signed_differences():
     two = StepCost(calls={"add": 5, "exp": 1}, uploads=2)
     assert two.minus(one).calls == {"add": 2, "exp": 1, "neg": -1}
     assert two.minus(one).uploads == 0
+
+
+def test_bench_prints_each_config(monkeypatch, capsys):
+    from benchmarks import tt_cost
+
+    monkeypatch.setattr(tt_cost, "layer_cost", lambda name, make: (
+        StepCost(calls={"add": 3}, uploads=2), StepCost(calls={"add": 2})))
+    assert tt_cost.main(["--golden", "--config", "nano_trickster"]) == 0
+    out = capsys.readouterr().out
+    assert "nano_trickster, one layer: ttnn calls 3" in out
+    assert "nano_trickster, each further layer: ttnn calls 2" in out

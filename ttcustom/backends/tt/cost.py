@@ -59,6 +59,9 @@ class StepCost:
     weight_bytes: int = 0
     optimizer_bytes: int = 0
 
+    def __post_init__(self) -> None:
+        self.calls, self.copied = Counter(self.calls), Counter(self.copied)
+
     @property
     def total_calls(self) -> int:
         return sum(self.calls.values())
