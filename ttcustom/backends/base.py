@@ -198,8 +198,10 @@ class Backend(abc.ABC):
 
     @abc.abstractmethod
     def rms_norm_backward(
-        self, grad: Array, x: Array, weight: Array | None, rstd: Array
-    ) -> tuple[Array, Array | None]: ...
+        self, grad: Array, x: Array, weight: Array | None, rstd: Array, need_weight: bool = True
+    ) -> tuple[Array, Array | None]:
+        """(dx, dweight); dweight is None without a weight or when `need_weight` is False
+        (a frozen norm)."""
 
     @abc.abstractmethod
     def layer_norm(

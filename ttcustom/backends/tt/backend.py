@@ -442,8 +442,8 @@ class TTBackend(Backend):
         y = T.rms_norm(x, epsilon=eps, weight=weight, compute_kernel_config=self.kernel_config)
         return y, rstd
 
-    def rms_norm_backward(self, grad, x, weight, rstd):
-        return C.rms_norm_backward(self, grad, x, weight, rstd)
+    def rms_norm_backward(self, grad, x, weight, rstd, need_weight=True):
+        return C.rms_norm_backward(self, grad, x, weight, rstd, need_weight)
 
     def layer_norm(self, x, weight, bias, eps):
         return C.layer_norm(self, x, weight, bias, eps)

@@ -154,13 +154,15 @@ def embedding(bk, rows: Array, weight: Array) -> Array:
 
 
 # ---------------------------------------------------------------------- norms
-def rms_norm_backward(bk, grad: Array, x: Array, weight: Array | None, rstd: Array):
-    """dx = rstd * (g - x_hat * mean(g * x_hat)), g = grad * weight; dw = sum(grad * x_hat)."""
+def rms_norm_backward(bk, grad: Array, x: Array, weight: Array | None, rstd: Array,
+                      need_weight: bool = True):
+    """dx = rstd * (g - x_hat * mean(g * x_hat)), g = grad * weight; dw = sum(grad * x_hat)
+    (not for a frozen weight: `need_weight` False)."""
     T = bk.ttnn
     x_hat = T.multiply(x, rstd)
     g = T.multiply(grad, weight) if weight is not None else grad
     dx = T.multiply(rstd, T.subtract(g, T.multiply(x_hat, bk.mean_last(T.multiply(g, x_hat)))))
-    dw = sum_rows(bk, T.multiply(grad, x_hat)) if weight is not None else None
+    dw = sum_rows(bk, T.multiply(grad, x_hat)) if weight is not None and need_weight else None
     return dx, dw
 
 
