@@ -50,7 +50,8 @@ def _labels(g: torch.Generator) -> torch.Tensor:
     return labels
 
 
-def _attention(causal: bool, kv_heads: int, width: int, masked: bool = False):
+def _attention(causal: bool, kv_heads: int, width: int, masked: bool = False,
+               head_mask: bool = False):
     def fn(q, k, v, *mask):
         return F.scaled_dot_product_attention(q, k, v, attn_mask=mask[0] if mask else None,
                                               is_causal=causal)
@@ -59,6 +60,8 @@ def _attention(causal: bool, kv_heads: int, width: int, masked: bool = False):
         q = torch.randn(2, 4, 20, width, generator=g)
         k = torch.randn(2, kv_heads, 20, width, generator=g)
         v = torch.randn(2, kv_heads, 20, width, generator=g)
+        if head_mask:  # an additive mask of its own per head and query
+            return [q, k, v, torch.randn(1, 4, 20, 20, generator=g)]
         if not masked:
             return [q, k, v]
         keep = torch.ones(2, 1, 1, 20, dtype=torch.bool)
@@ -118,6 +121,8 @@ CASES: list[Case] = [
     Case("sdpa_causal_gqa", *_attention(True, 2, 16)),
     Case("sdpa_full", *_attention(False, 4, 16)),
     Case("sdpa_causal_padding_mask", *_attention(True, 1, 16, masked=True),
+         (True, True, True, False)),
+    Case("sdpa_gqa_head_mask", *_attention(False, 2, 16, head_mask=True),
          (True, True, True, False)),
     Case("cross_entropy_mean", _inputs(_randn(45, 37), _labels),
          lambda x, t: F.cross_entropy(x, t)),

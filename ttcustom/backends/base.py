@@ -188,6 +188,11 @@ class Backend(abc.ABC):
     def linear(self, x: Array, weight: Array, bias: Array | None) -> Array:
         """x @ weight.T + bias, weight stored [out_features, in_features]."""
 
+    def hold_frozen(self, weight: Any) -> None:
+        """`weight`, a linear layer's Parameter with requires_grad False, is about to be
+        used: a backend may keep it in the layout its kernel wants, made once, for as
+        long as the array stays unchanged (no-op here)."""
+
     @abc.abstractmethod
     def linear_backward(
         self, grad: Array, x: Array, weight: Array, need: tuple[bool, bool, bool]
@@ -211,8 +216,10 @@ class Backend(abc.ABC):
 
     @abc.abstractmethod
     def rms_norm_backward(
-        self, grad: Array, x: Array, weight: Array | None, rstd: Array
-    ) -> tuple[Array, Array | None]: ...
+        self, grad: Array, x: Array, weight: Array | None, rstd: Array, need_weight: bool = True
+    ) -> tuple[Array, Array | None]:
+        """(dx, dweight); dweight is None without a weight or when `need_weight` is False
+        (a frozen norm)."""
 
     @abc.abstractmethod
     def layer_norm(

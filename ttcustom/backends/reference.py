@@ -253,7 +253,7 @@ class ReferenceBackend(Backend):
     def rms_norm(self, x, weight, eps):
         return _aten._fused_rms_norm(x, [x.shape[-1]], weight, eps)
 
-    def rms_norm_backward(self, grad, x, weight, rstd):
+    def rms_norm_backward(self, grad, x, weight, rstd, need_weight=True):
         # torch has no CPU kernel for _fused_rms_norm_backward; the formula, in fp32:
         # dx = rstd * (g - x_hat * mean(g * x_hat)), g = grad * weight.
         x_hat = x.float() * rstd
@@ -261,7 +261,7 @@ class ReferenceBackend(Backend):
         g = grad32 * weight.float() if weight is not None else grad32
         dx = rstd * (g - x_hat * (g * x_hat).mean(-1, keepdim=True))
         dw = None
-        if weight is not None:
+        if weight is not None and need_weight:
             dw = (grad32 * x_hat).reshape(-1, x.shape[-1]).sum(0).to(weight.dtype)
         return dx.to(x.dtype), dw
 

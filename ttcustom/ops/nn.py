@@ -27,7 +27,7 @@ class RMSNorm(Function):
     @staticmethod
     def backward(ctx, grad):
         x, weight, rstd = ctx.saved
-        dx, dw = ctx.backend.rms_norm_backward(grad, x, weight, rstd)
+        dx, dw = ctx.backend.rms_norm_backward(grad, x, weight, rstd, ctx.needs_input_grad[1])
         return dx, dw, None
 
 

@@ -48,6 +48,7 @@ OP_SOURCES: dict[str, tuple[str, ...]] = {
     "permute": ("data_movement/permute",),
     "repeat_interleave": ("data_movement/repeat_interleave",),
     "reshape": ("data_movement/reshape_view",),
+    "transpose": ("data_movement/transpose",),
     "slice": ("data_movement/slice",),
 }
 #: files whose checking functions are called from the ops' validate code

@@ -30,6 +30,7 @@ from tests.tt.rules.predicates import (  # noqa: F401 (reasons used by the table
     TILE_32,
     TILE_ONLY,
     TILE_PADDED,
+    TRANSPOSE_PERMUTES,
     Check,
     Interpret,
     Mapped,
@@ -56,6 +57,7 @@ from tests.tt.rules.predicates import (  # noqa: F401 (reasons used by the table
     slice_ranks_ok,
     slice_steps_positive,
     stats_shape_ok,
+    transpose_dims_ok,
 )
 
 MAPPING: dict[str, dict[str, Mapped]] = {
@@ -618,6 +620,34 @@ MAPPING: dict[str, dict[str, Mapped]] = {
             Skip(INTERNAL),  # permute.cpp:231 'Minimum rank of tensor required is 4'
         "memory_config->shard_spec()->shape[1] * input_tensor.element_size() % (l1_alignment) == 0":
             Skip(SHARDED),  # permute.cpp:249 'Shard page size must be aligned to {}B for L1 Tensor'
+    },
+    "transpose": {
+        "throw: Unsupported transpose dim":
+            Skip(INTERNAL),  # transpose_device_operation.cpp:58 'Unsupported transpose dim'
+        "throw: Unsupported parallelization strategy":
+            Skip(INTERNAL),  # transpose_device_operation.cpp:362 'Unsupported parallelization strategy'
+        "throw: Unsupported transpose dim for parallelization strategy":
+            Skip(INTERNAL),  # transpose_device_operation.cpp:372 'Unsupported transpose dim for parallelization st'
+        "input_tensor.storage_type() == StorageType::DEVICE":
+            Skip(ON_DEVICE),  # transpose_device_operation.cpp:382 'Operands to transpose need to be on device!'
+        "input_tensor.buffer() != nullptr":
+            Skip(ON_DEVICE),  # transpose_device_operation.cpp:383 'Operands to transpose need to be allocated in buf'
+        "!(dim != TransposeOpDim::HC && pad_value != 0.0f)":
+            Check(lambda c: not c["pad_value"]),  # transpose_device_operation.cpp:384 'Non-zero padding {} is not supported for any trans'
+        "dim == TransposeOpDim::HC || dim == TransposeOpDim::WH || dim == TransposeOpDim::CN":
+            Skip(TRANSPOSE_PERMUTES),  # transpose_device_operation.cpp:388 'Transpose HC, WH, CN are the only supported transp'
+        "W % TILE_WIDTH == 0 && H % TILE_HEIGHT == 0":
+            Skip(TILE_PADDED),  # transpose_device_operation.cpp:398 'Tiled tensor H {} W {} must be a multiple of TILE'
+        "input_tensor.physical_volume() % TILE_HW == 0":
+            Skip(TILE_PADDED),  # transpose_device_operation.cpp:405 'Tiled tensor volume {} must be a multiple of TILE '
+        "from_shape.rank() == to_shape.rank()":
+            Skip(SHARDED),  # transpose_utils.cpp:114 'adjust_shard_spec_to_shape: from_shape rank ({}) '
+        "normalized_dim1 <= 3":
+            Check(transpose_dims_ok),  # transpose.cpp:296 'dimension has to be 0-3 only corresponding to N,C,H,W'
+        "normalized_dim2 <= 3":
+            Check(transpose_dims_ok),  # transpose.cpp:297 'dimension has to be 0-3 only corresponding to N,C,H,W'
+        "normalized_dim1 != normalized_dim2":
+            Skip("equal dims return the input before this branch (transpose.cpp:304)"),  # transpose.cpp:318 'Unsupported transpose dims'
     },
     "repeat_interleave": {
         "repeat_interleave_codegen::supported_by_codegen(input_a, repeats, dim, output_mem_config)":

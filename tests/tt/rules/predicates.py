@@ -116,6 +116,8 @@ ONE_MEMORY = "holds by construction: every harness tensor is interleaved in DRAM
 COPY_DTYPE = "holds by construction: ttnn.copy(a, b) takes output_dtype from b (copy.cpp:29)"
 TILE_32 = "holds by construction: the harness's TILE tensors use 32x32 tiles"
 TILE_PADDED = "holds by construction: a TILE tensor's physical volume is whole tiles"
+TRANSPOSE_PERMUTES = ("transpose.cpp sends every dim pair other than HC, WH and CN through "
+                      "permute, so the device op only sees those three")
 NO_OUTPUT = "expand calls repeat without an optional output tensor (expand.cpp)"
 CODEGEN = "codegen path, taken only when repeat_force_codegen is requested or supported"
 NOT_CALLED = "helper of moreh ops the backend does not call"
@@ -382,3 +384,13 @@ def slice_bounds_ok(call: Call) -> bool:
 def slice_steps_positive(call: Call) -> bool:
     steps = _slice_args(call)[2]
     return steps is None or all(s > 0 for s in steps)
+
+
+def transpose_dims_ok(call: Call) -> bool:
+    """transpose.cpp: dims within the rank and, a rank < 4 tensor being unsqueezed to 4-D,
+    at most 3 once normalized."""
+    n = rank(call, "input_tensor")
+    dims = [call["dim1"], call["dim2"]]
+    if not all(-n <= d < n for d in dims):
+        return False
+    return n > 4 or all((d % n) + max(0, 4 - n) <= 3 for d in dims)

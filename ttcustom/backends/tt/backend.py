@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import importlib
 import math
+from collections import OrderedDict
 from collections.abc import Sequence
 from types import ModuleType
 from typing import Any
@@ -26,8 +27,11 @@ import torch
 from ttcustom.backends.base import Array, Backend, Shape
 from ttcustom.backends.tt import composite as C
 from ttcustom.backends.tt.device import TTDevice
+from ttcustom.backends.tt.frozen import FrozenLayouts
 
 TILE = 32
+#: arrays `TTBackend.derived` keeps (a forward's rotary tables)
+DERIVED_KEPT = 8
 
 
 class Scalar:
@@ -91,6 +95,10 @@ class TTBackend(Backend):
                           T.int32: torch.int32, T.uint32: torch.int32}
         #: device constants (causal masks, rotation matrices), made once per shape
         self._constants: dict[tuple, Array] = {}
+        #: frozen linear weights' [in, out] copies, made once (no per-call transpose)
+        self.frozen = FrozenLayouts(self._linear_layout)
+        #: (id(source), kind) -> (source, derived): the last few `derived` results
+        self._derived: OrderedDict[tuple, tuple[Array, Array]] = OrderedDict()
 
     def __repr__(self) -> str:
         return f"TTBackend(board={self.device.board!r}, mesh_shape={self.device.mesh_shape})"
@@ -107,6 +115,8 @@ class TTBackend(Backend):
 
     def close(self) -> None:
         self._constants.clear()
+        self._derived.clear()
+        self.frozen.clear()
         self.device.close()
 
     def synchronize(self) -> None:
@@ -385,17 +395,33 @@ class TTBackend(Backend):
                                 compute_kernel_config=self.kernel_config, **extra)
 
     def linear(self, x, weight, bias):
+        """A held frozen weight (`hold_frozen`) goes in as its [in, out] copy; any
+        other with transpose_b."""
         x = self._contractable(x, -1)
-        weight = self._contractable(weight, -1)
         if bias is not None:
             bias = self.reshape(bias, (1, self.shape(bias)[0]))
+        laid_out = self.frozen.get(weight)
+        if laid_out is not None:
+            return self.ttnn.linear(x, laid_out, bias=bias,
+                                    compute_kernel_config=self.kernel_config)
+        weight = self._contractable(weight, -1)
         return self.ttnn.linear(x, weight, bias=bias, transpose_b=True,
                                 compute_kernel_config=self.kernel_config)
 
+    def hold_frozen(self, weight):
+        self.frozen.hold(weight)
+
+    def _linear_layout(self, weight: Array) -> Array:
+        """weight [out, in] as [in, out], tile padding zeroed for the contraction."""
+        return self._contractable(self.ttnn.transpose(self._contractable(weight, -1), -2, -1),
+                                  -2)
+
     def linear_backward(self, grad, x, weight, need):
         out_features, in_features = self.shape(weight)
-        grad2d = self.reshape(grad, (-1, out_features))
         dx = self.matmul(grad, weight) if need[0] else None
+        if not (need[1] or need[2]):  # a frozen layer: no weight or bias gradient
+            return dx, None, None
+        grad2d = self.reshape(grad, (-1, out_features))
         dw = None
         if need[1]:
             dw = self.matmul(grad2d, self.reshape(x, (-1, in_features)), transpose_a=True)
@@ -424,8 +450,8 @@ class TTBackend(Backend):
         y = T.rms_norm(x, epsilon=eps, weight=weight, compute_kernel_config=self.kernel_config)
         return y, rstd
 
-    def rms_norm_backward(self, grad, x, weight, rstd):
-        return C.rms_norm_backward(self, grad, x, weight, rstd)
+    def rms_norm_backward(self, grad, x, weight, rstd, need_weight=True):
+        return C.rms_norm_backward(self, grad, x, weight, rstd, need_weight)
 
     def layer_norm(self, x, weight, bias, eps):
         return C.layer_norm(self, x, weight, bias, eps)
@@ -479,6 +505,26 @@ class TTBackend(Backend):
                          layout=T.TILE_LAYOUT, low=0.0, high=1.0, seed=seed % (2**31 - 1) + 1)
         return T.multiply(T.ge(uniform, p), 1.0 / (1.0 - p))
 
+    def derived(self, source: Array, kind: tuple, make: Any) -> Array:
+        """`make()`, an array computed from `source` alone, reused while `source` is the
+        same array and unwritten (the last DERIVED_KEPT are kept, their sources held, so
+        an id is never reused while its entry lives)."""
+        key = (id(source), kind)
+        held = self._derived.get(key)
+        if held is not None and held[0] is source:
+            self._derived.move_to_end(key)
+            return held[1]
+        self._derived[key] = (source, make())
+        if len(self._derived) > DERIVED_KEPT:
+            self._derived.popitem(last=False)
+        return self._derived[key][1]
+
+    def _written(self, array: Array) -> None:
+        """`array` is written in place: copies made from it are stale."""
+        self.frozen.forget(array)
+        for key in [k for k, (source, _) in self._derived.items() if source is array]:
+            del self._derived[key]
+
     def constant(self, key: tuple, make: Any) -> Array:
         """A device constant built once per `key` by `make()` and kept until close()."""
         if key not in self._constants:
@@ -491,6 +537,7 @@ class TTBackend(Backend):
         """moreh_adamw for bfloat16 state (its dtypes); float32 state (master weights,
         float32 models) through `composite.adamw_float32`, in full precision."""
         for param, grad, exp_avg, exp_avg_sq in zip(params, grads, exp_avgs, exp_avg_sqs):
+            self._written(param)
             if param.dtype != self.ttnn.bfloat16:
                 C.adamw_float32(self, param, grad, exp_avg, exp_avg_sq, step, lr, beta1, beta2,
                                 eps, weight_decay)
@@ -507,6 +554,7 @@ class TTBackend(Backend):
         """moreh_sgd for bfloat16 (its dtypes); `composite.sgd_float32` for float32."""
         buffers = []
         for param, grad, buffer in zip(params, grads, momentum_buffers):
+            self._written(param)
             if param.dtype != self.ttnn.bfloat16:
                 buffers.append(C.sgd_float32(self, param, grad, buffer, lr, momentum, dampening,
                                              nesterov, weight_decay))
@@ -528,10 +576,12 @@ class TTBackend(Backend):
 
     def scale_(self, arrays, factor):
         for a in arrays:
+            self._written(a)
             scale = self.reshape(self.cast(factor, self.dtype(a)), (1,) * len(self.shape(a)))
             self.ttnn.multiply_(a, scale)
 
     def copy_(self, dst, src):
+        self._written(dst)
         self.ttnn.copy(_tile(src), _tile(dst))
 
     # ------------------------------------------------------------------ data parallel

@@ -154,13 +154,15 @@ def embedding(bk, rows: Array, weight: Array) -> Array:
 
 
 # ---------------------------------------------------------------------- norms
-def rms_norm_backward(bk, grad: Array, x: Array, weight: Array | None, rstd: Array):
-    """dx = rstd * (g - x_hat * mean(g * x_hat)), g = grad * weight; dw = sum(grad * x_hat)."""
+def rms_norm_backward(bk, grad: Array, x: Array, weight: Array | None, rstd: Array,
+                      need_weight: bool = True):
+    """dx = rstd * (g - x_hat * mean(g * x_hat)), g = grad * weight; dw = sum(grad * x_hat)
+    (not for a frozen weight: `need_weight` False)."""
     T = bk.ttnn
     x_hat = T.multiply(x, rstd)
     g = T.multiply(grad, weight) if weight is not None else grad
     dx = T.multiply(rstd, T.subtract(g, T.multiply(x_hat, bk.mean_last(T.multiply(g, x_hat)))))
-    dw = sum_rows(bk, T.multiply(grad, x_hat)) if weight is not None else None
+    dw = sum_rows(bk, T.multiply(grad, x_hat)) if weight is not None and need_weight else None
     return dx, dw
 
 
@@ -223,7 +225,9 @@ def rotary(bk, x: Array, cos: Array, sin: Array) -> Array:
         shape = bk.shape(t)
         if shape[-2:] != (seq, width) or math.prod(shape[:-2]) != 1:
             return None
-        return bk.reshape(bk.cast(t, bk.dtype(x)), table)
+        # one table per forward serves every layer's q and k: laid out once
+        return bk.derived(t, ("rotary table", bk.dtype(x)),
+                          lambda: bk.reshape(bk.cast(t, bk.dtype(x)), table))
 
     c, s = as_table(cos), as_table(sin)
     if width % 64 == 0 and c is not None and s is not None:
@@ -257,60 +261,90 @@ def causal_mask(bk, rows: int, cols: int, dtype: torch.dtype) -> Array:
     )
 
 
-def _repeat_kv(bk, x: Array, heads: int) -> Array:
-    groups = heads // bk.shape(x)[1]
-    return x if groups == 1 else bk.ttnn.repeat_interleave(x, groups, 1)
+def grouped_causal_mask(bk, groups: int, rows: int, cols: int, dtype: torch.dtype) -> Array:
+    """`causal_mask` stacked `groups` times along the rows: [groups * rows, cols]."""
+    if groups == 1:
+        return causal_mask(bk, rows, cols, dtype)
+
+    def make() -> Array:
+        mask = bk.reshape(causal_mask(bk, rows, cols, dtype), (1, rows, cols))
+        return bk.reshape(bk.expand(mask, (groups, rows, cols)), (groups * rows, cols))
+
+    return bk.constant(("causal", groups, rows, cols, dtype), make)
 
 
-def _reduce_kv(bk, grad: Array, kv_heads: int) -> Array:
-    batch, heads, seq, width = bk.shape(grad)
-    if heads == kv_heads:
-        return grad
-    grouped = bk.reshape(grad, (batch * kv_heads, heads // kv_heads, seq, width))
-    return bk.reshape(bk.sum(grouped, [1]), (batch, kv_heads, seq, width))
+def _grouped(bk, x: Array, kv_heads: int) -> Array:
+    """[B, H, S, D] as [B, KV, G * S, D]: each K/V head's G query heads stacked on the rows
+    (a reshape: heads of one group are adjacent), so one matmul per K/V head serves the
+    whole group and K/V are never repeated (ttml's grouped attention)."""
+    batch, heads, seq, width = bk.shape(x)
+    return x if heads == kv_heads else bk.reshape(x, (batch, kv_heads, heads // kv_heads * seq,
+                                                      width))
 
 
-def _scores(bk, q, k, mask, is_causal, scale) -> Array:
-    """q k^T * scale (+ mask, + causal mask) in float32."""
+def _ungrouped(bk, x: Array, heads: int) -> Array:
+    """`_grouped` undone: [B, KV, G * S, D] -> [B, H, S, D]."""
+    batch, kv_heads, rows, width = bk.shape(x)
+    return x if heads == kv_heads else bk.reshape(x, (batch, heads, rows * kv_heads // heads,
+                                                      width))
+
+
+def _grouped_mask(bk, mask: Array, heads: int, kv_heads: int, seq: int) -> Array:
+    """An additive mask broadcastable to [B, H, S, K], for grouped scores [B, KV, G * S, K]."""
+    shape = bk.shape(mask)
+    shape = (1,) * (4 - len(shape)) + shape
+    mask = bk.reshape(mask, shape)
+    if heads == kv_heads or shape[1:3] == (1, 1):  # the same for every head and query
+        return mask
+    full = bk.expand(mask, (shape[0], heads, seq, shape[3]))
+    return bk.reshape(full, (shape[0], kv_heads, heads // kv_heads * seq, shape[3]))
+
+
+def _scores(bk, q, k, mask, is_causal, scale, heads: int) -> Array:
+    """Grouped q k^T * scale (+ mask, + causal mask) in float32: [B, KV, G * S, K]."""
+    kv_heads = bk.shape(k)[1]
+    groups, seq = heads // kv_heads, bk.shape(q)[2] * kv_heads // heads
     scores = bk.mul(bk.matmul(q, k, transpose_b=True, dtype=torch.float32), scale)
     if mask is not None:
-        scores = bk.add(scores, mask)
+        scores = bk.add(scores, _grouped_mask(bk, mask, heads, kv_heads, seq))
     if is_causal:
-        rows, cols = bk.shape(scores)[-2:]
-        scores = bk.add(scores, causal_mask(bk, rows, cols, torch.float32))
+        cols = bk.shape(scores)[-1]
+        scores = bk.add(scores, grouped_causal_mask(bk, groups, seq, cols, torch.float32))
     return scores
 
 
 def attention(bk, q, k, v, mask, is_causal, scale) -> tuple[Array, Array]:
     """(out, logsumexp) with the probabilities formed explicitly (training forward).
 
-    ttnn's fused SDPA returns no logsumexp, which the backward needs.
+    ttnn's fused SDPA returns no logsumexp, which the backward needs. Grouped-query
+    attention runs on queries grouped per K/V head (`_grouped`): K/V are not repeated.
     """
     T = bk.ttnn
-    heads = bk.shape(q)[1]
-    k, v = _repeat_kv(bk, k, heads), _repeat_kv(bk, v, heads)
-    scores = _scores(bk, q, k, mask, is_causal, scale)
+    heads, kv_heads = bk.shape(q)[1], bk.shape(k)[1]
+    scores = _scores(bk, _grouped(bk, q, kv_heads), k, mask, is_causal, scale, heads)
     lse = bk.logsumexp_last(scores)
     probs = bk.cast(T.exp(T.subtract(scores, lse)), bk.dtype(q))
-    return bk.matmul(probs, v), bk.reshape(lse, bk.shape(lse)[:-1])
+    out = _ungrouped(bk, bk.matmul(probs, v), heads)
+    return out, bk.reshape(_ungrouped(bk, lse, heads), bk.shape(q)[:-1])
 
 
 def attention_backward(bk, grad, q, k, v, out, logsumexp, mask, is_causal, scale):
-    """(dq, dk, dv) from recomputed probabilities (dk, dv summed over GQA groups)."""
+    """(dq, dk, dv) from recomputed probabilities, grouped per K/V head like `attention`:
+    the products over a group's rows sum dk and dv over its query heads."""
     T = bk.ttnn
     heads, kv_heads = bk.shape(q)[1], bk.shape(k)[1]
-    k_all, v_all = _repeat_kv(bk, k, heads), _repeat_kv(bk, v, heads)
-    scores = _scores(bk, q, k_all, mask, is_causal, scale)
-    lse = bk.reshape(logsumexp, bk.shape(logsumexp) + (1,))
+    qg, grad_g, out_g = (_grouped(bk, t, kv_heads) for t in (q, grad, out))
+    scores = _scores(bk, qg, k, mask, is_causal, scale, heads)
+    lse = _grouped(bk, bk.reshape(logsumexp, bk.shape(logsumexp) + (1,)), kv_heads)
     probs32 = T.exp(T.subtract(scores, lse))
     dtype = bk.dtype(q)
-    dv = bk.matmul(bk.cast(probs32, dtype), grad, transpose_a=True)
-    dprobs = bk.matmul(grad, v_all, transpose_b=True, dtype=torch.float32)
-    row_dot = bk.cast(bk.sum(T.multiply(grad, out), [-1], keepdim=True), torch.float32)
+    dv = bk.matmul(bk.cast(probs32, dtype), grad_g, transpose_a=True)
+    dprobs = bk.matmul(grad_g, v, transpose_b=True, dtype=torch.float32)
+    row_dot = bk.cast(bk.sum(T.multiply(grad_g, out_g), [-1], keepdim=True), torch.float32)
     dscores = bk.cast(T.multiply(probs32, T.subtract(dprobs, row_dot)), dtype)
-    dq = bk.mul(bk.matmul(dscores, k_all), scale)
-    dk = bk.mul(bk.matmul(dscores, q, transpose_a=True), scale)
-    return dq, _reduce_kv(bk, dk, kv_heads), _reduce_kv(bk, dv, kv_heads)
+    dq = _ungrouped(bk, bk.mul(bk.matmul(dscores, k), scale), heads)
+    dk = bk.mul(bk.matmul(dscores, qg, transpose_a=True), scale)
+    return dq, dk, dv
 
 
 def fused_attention(bk, q, k, v, mask, is_causal, scale) -> Array:
