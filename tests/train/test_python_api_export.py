@@ -22,7 +22,7 @@ def examples(tokenizer, n=8):
     return [Example(row, list(row), line=i + 1) for i, row in enumerate(rows)]
 
 
-def python_run(output_dir, lora=False):
+def python_run(output_dir, lora=False, pass_tokenizer=True):
     tokenizer = load_tokenizer(STARTER)
     model = from_hf(STARTER)
     if lora:
@@ -31,7 +31,7 @@ def python_run(output_dir, lora=False):
     trainable = [p for p in model.parameters() if p.requires_grad]
     Trainer(model, optim.AdamW(trainable, lr=1e-2), data, None,
             tiny_config(output_dir, max_steps=2, checkpoint_frequency=2),
-            tokenizer=tokenizer).train()
+            tokenizer=tokenizer if pass_tokenizer else None).train()
     return model
 
 
@@ -57,3 +57,12 @@ def test_a_python_api_lora_run_records_its_adapter(tmp_path):
     recorded = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())["lora"]
     assert (recorded["r"], recorded["alpha"], recorded["target_modules"]) == \
         (4, 8.0, ["o_proj", "q_proj"])
+
+
+def test_a_run_given_no_tokenizer_exports_with_its_models_own(tmp_path):
+    python_run(tmp_path / "run", pass_tokenizer=False)
+    assert not (tmp_path / "run" / "tokenizer").exists()
+    assert main(["export", "--checkpoint", str(tmp_path / "run"), "--to", "hf",
+                 str(tmp_path / "out")]) == 0
+    text = "the number 3 follows 2"
+    assert load_tokenizer(tmp_path / "out")(text) == load_tokenizer(STARTER)(text)
