@@ -14,9 +14,8 @@ from dataclasses import asdict, dataclass, replace
 import torch
 
 from benchmarks.tiny_llama import Shape
+from ttcustom.data import IGNORE_INDEX
 from ttcustom.memory import LoraSpec, MemoryPlan, plan
-
-IGNORE_INDEX = -100
 
 
 @dataclass(frozen=True)

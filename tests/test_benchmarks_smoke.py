@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -98,3 +100,16 @@ def test_ttcustom_bench_runs_the_suite(tmp_path):
     out = tmp_path / "results.json"
     assert cli_main(["bench", "--", *TINY, "--parts", "ops", "--json", str(out)]) == 0
     assert json.loads(out.read_text())["ops"]
+
+
+def test_the_library_never_imports_the_benchmarks_folder():
+    """`ttcustom bench` runs benchmarks/ as a program; no module of the package imports it."""
+    package = Path(__file__).parents[1] / "ttcustom"
+    importers = []
+    for path in package.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            if any(name.split(".")[0] == "benchmarks" for name in names):
+                importers.append(str(path.relative_to(package)))
+    assert importers == []

@@ -91,6 +91,17 @@ def test_bad_config_exits_2_naming_file_line_and_key(tmp_path, capsys):
         capsys.readouterr().err
 
 
+def test_an_unusable_model_config_json_exits_2_like_a_bad_run_config(tmp_path, capsys):
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text('{"model_type": "mamba"}')
+    path = tmp_path / "run.yaml"
+    path.write_text(f"model:\n  path: {model}\ntraining_config:\n  max_steps: 3\n"
+                    "data:\n  corpus: README.md\n  tokenizer:\n    kind: byte\n")
+    assert main(["train", str(path)]) == 2
+    assert "config.json: model_type 'mamba'" in capsys.readouterr().err
+
+
 def test_bad_data_is_refused_before_any_model_is_loaded(tmp_path, capsys):
     path = tmp_path / "run.yaml"
     path.write_text(f"model:\n  path: {tmp_path / 'nowhere'}\ntraining_config:\n  max_steps: 3\n"

@@ -13,7 +13,7 @@ import torch  # noqa: E402
 import ttcustom as tc  # noqa: E402
 from tests.tt.cases import pcc  # noqa: E402
 from tests.tt.tiny_llama import TinyLlama  # noqa: E402
-from ttcustom.backends.tt import pad_batch_to_tile  # noqa: E402
+from ttcustom.data import Collator, Example  # noqa: E402
 from ttcustom.optim import AdamW  # noqa: E402
 
 pytestmark = pytest.mark.tt
@@ -67,9 +67,13 @@ def test_bfloat16_step_tracks_reference(golden_backend, reference_backend):
 
 
 def test_tile_padded_batch_gives_the_unpadded_step(golden_backend, reference_backend):
-    """Padding S=20 to 32 at the boundary: padded keys masked by attention_mask, padded
+    """Padding S=20 to 32 at the boundary (the collator's pad_to): padded keys masked by attention_mask, padded
     tokens ignored by the loss; loss and gradients are those of the unpadded batch."""
-    padded = pad_batch_to_tile(_batch())
+    rows = _batch()
+    examples = [Example(ids.tolist(), labels.tolist())
+                for ids, labels in zip(rows["input_ids"], rows["labels"])]
+    padded = Collator(pad_to=32)(examples)  # the recipe's tile padding (fixed_length)
+    del padded["num_tokens"]
     assert padded["input_ids"].shape == (2, 32)
     loss, grads, _ = _step(golden_backend, torch.float32, padded)
     ref_loss, ref_grads, _ = _step(reference_backend, torch.float32, _batch())

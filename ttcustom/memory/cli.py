@@ -3,13 +3,16 @@
 `plan` reads the run config with the trainer's schema: the model (a checkpoint
 directory's config.json, never its weights, or the from-scratch `model_config`), the
 batch size per device, the sequence length, dtype, optimizer, LoRA and the data-parallel
-mesh. `bench` runs `python -m benchmarks` of the source checkout this package lives in.
+mesh. `bench` runs `python -m benchmarks` of the source checkout this package lives in, as a
+separate program (the library never imports `benchmarks/`).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -83,11 +86,11 @@ def _bench(args: argparse.Namespace) -> int:
         raise FileNotFoundError(f"`ttcustom bench` runs the benchmarks/ folder of a source "
                                 f"checkout; none next to {checkout / 'ttcustom'}. Clone the "
                                 "repository and run it there (or `python -m benchmarks`).")
-    sys.path.insert(0, str(checkout))
-    from benchmarks.suite import main
-
+    # a program of the checkout, run as one: the library itself never imports benchmarks/
     forwarded = args.args[1:] if args.args[:1] == ["--"] else args.args
-    return main(forwarded)
+    paths = [str(checkout), *filter(None, [os.environ.get("PYTHONPATH")])]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
+    return subprocess.run([sys.executable, "-m", "benchmarks", *forwarded], env=env).returncode
 
 
 __all__ = ["register", "request_from_config"]

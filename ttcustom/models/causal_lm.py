@@ -19,6 +19,7 @@ from ttcustom.autograd.function import is_grad_enabled
 from ttcustom.autograd.tensor import Tensor
 from ttcustom.backends import Backend, get_backend
 from ttcustom.creation import from_torch, full
+from ttcustom.data.encode import IGNORE_INDEX
 from ttcustom.models.checkpointing import checkpoint
 from ttcustom.models.config import GELU_ACTS, ConfigError, ModelConfig
 from ttcustom.models.weights import WeightTable
@@ -35,8 +36,6 @@ from ttcustom.nn.transformer import (
     RotaryEmbedding,
     TransformerBlock,
 )
-
-IGNORE_INDEX = -100
 
 
 @dataclass
@@ -327,4 +326,4 @@ def _on_device(value: Any, backend: Backend, name: str) -> Tensor:
     return from_torch(value, backend=backend)
 
 
-__all__ = ["CausalLM", "CausalLMOutput", "IGNORE_INDEX", "build_block"]
+__all__ = ["CausalLM", "CausalLMOutput", "build_block"]

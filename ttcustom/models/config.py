@@ -47,7 +47,14 @@ GELU_ACTS = {"gelu_new": "tanh", "gelu_pytorch_tanh": "tanh", "gelu_fast": "tanh
 
 
 class ConfigError(ValueError):
-    """A config.json the library cannot build a model from; the message says which key."""
+    """A config the library cannot use, the one `except ConfigError` catches: a model's
+    config.json (one message saying which key) or a run config (`problems`, one per
+    line: `file:line: key.path: message`)."""
+
+    def __init__(self, message: str | list[str]) -> None:
+        self.problems = [message] if isinstance(message, str) else list(message)
+        super().__init__(message if isinstance(message, str)
+                         else "invalid config:\n  " + "\n  ".join(message))
 
 
 @dataclass

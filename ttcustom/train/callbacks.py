@@ -71,7 +71,8 @@ def _step_of(line: str, path: Path) -> float:
 
 class SaveTokenizer(Callback):
     """Writes the run's tokenizer to `output_dir/tokenizer` once the run has started
-    (after the trainer's checks), where export and --resume find it."""
+    (after the trainer's checks), where export and --resume find it. The `Trainer`
+    adds one for its `tokenizer=`."""
 
     def __init__(self, tokenizer: Any) -> None:
         self.tokenizer = tokenizer

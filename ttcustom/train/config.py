@@ -18,6 +18,8 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from ttcustom.models.config import ConfigError
+
 Positive = Annotated[int, Field(gt=0)]
 NonNegative = Annotated[int, Field(ge=0)]
 PositiveFloat = Annotated[float, Field(gt=0)]
@@ -307,14 +309,6 @@ class RunConfig(Section):
 
 
 # --------------------------------------------------------------------------- loading
-class ConfigError(ValueError):
-    """Every problem in a config, one per line: `file:line: key.path: message`."""
-
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
-        super().__init__("invalid config:\n  " + "\n  ".join(problems))
-
-
 #: tt-train tutorial keys in training_config -> where they live here.
 TUTORIAL_KEYS: dict[str, str] = {
     "eval_every": "training_config.validation_frequency",

@@ -39,7 +39,9 @@ def export_checkpoint(checkpoint: str | Path, to: str, out: str | Path,
         raise ValueError(f"{source}: the checkpoint is damaged: {problem}; export an earlier "
                          "checkpoint_step_N of the run")
     config = load_config(run_dir / "config.yaml")
-    tokenizer = load_tokenizer(run_dir / "tokenizer")
+    saved = run_dir / "tokenizer"  # a Python-API run given no tokenizer= saved none
+    tokenizer = load_tokenizer(saved if saved.is_dir() or config.model.path is None
+                               else config.model.path)
     model = build_model(config, tokenizer, resolve_backend(config))
     ckpt.load_model_file(model, source / "model.safetensors")
     if to == "peft":

@@ -28,7 +28,6 @@ from ttcustom.data import (
     read_corpus,
     split_text,
 )
-from ttcustom.train.callbacks import SaveTokenizer
 from ttcustom.train.config import ArchitectureSection, RunConfig
 from ttcustom.train.trainer import Trainer
 
@@ -211,7 +210,7 @@ def build_trainer(config: RunConfig, resume: bool = False) -> Trainer:
 
         model, sampler = wrap_for_training(model, datasets.train, config.training_config.seed)
     return Trainer(model, optimizer, datasets.train, datasets.val, config,
-                   [SaveTokenizer(tokenizer)], tokenizer=tokenizer,
+                   tokenizer=tokenizer,
                    prompt_format=datasets.prompt_format,
                    prompt_template=config.data.prompt_template, sampler=sampler)
 

@@ -44,10 +44,11 @@ from ttcustom.train.callbacks import (
     LossCurves,
     ProgressBar,
     SampleGeneration,
+    SaveTokenizer,
     TensorBoardLogger,
     WandbLogger,
 )
-from ttcustom.train.config import RunConfig, load_config, save_config
+from ttcustom.train.config import LoraSection, RunConfig, load_config, save_config
 from ttcustom.train.runlock import RunLock
 
 log = logging.getLogger("ttcustom.train")
@@ -74,7 +75,8 @@ class Trainer:
                  prompt_format: str = "raw", prompt_template: str | None = None,
                  sampler: Any = None,
                  is_main_process: bool | None = None, output_dir: str | Path | None = None) -> None:
-        self.config = config if isinstance(config, RunConfig) else load_config(data=config or {})
+        config = config if isinstance(config, RunConfig) else load_config(data=config or {})
+        self.config = _with_model_source(config, getattr(model, "module", model))
         self.training = self.config.training_config
         self.model = model
         self.module = getattr(model, "module", model)  # unwrapped from DistributedDataParallel
@@ -130,6 +132,8 @@ class Trainer:
                                          logging_config.wandb_run_name, logging_config.wandb_mode))
         if logging_config.tensorboard:
             callbacks.append(TensorBoardLogger())
+        if self.tokenizer is not None:
+            callbacks.append(SaveTokenizer(self.tokenizer))
         if eval_config.prompts and self.tokenizer is not None and self.eval_loader is not None:
             callbacks.append(SampleGeneration(
                 self.tokenizer, eval_config.prompts, self.prompt_format, self.prompt_template,
@@ -528,6 +532,34 @@ def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------- helpers
+def _with_model_source(config: RunConfig, model: Any) -> RunConfig:
+    """`config` naming the model's source as model.path (and its LoRA layers as `lora`)
+    when it names none: a run made from Python on a model `from_hf` / `from_gguf` loaded
+    stays exportable, since export rebuilds the model from the run's config."""
+    source = getattr(getattr(model, "config", None), "name_or_path", None)
+    if not source or config.model.path is not None or config.architecture is not None:
+        return config
+    if Path(source).exists():  # absolute, so export finds it from any directory
+        source = str(Path(source).resolve())
+    update: dict[str, Any] = {"model": config.model.model_copy(update={"path": source})}
+    if config.lora is None and has_lora(model):
+        update["lora"] = _lora_section(model)
+    return config.model_copy(update=update)
+
+
+def _lora_section(model: Any) -> LoraSection:
+    """The `lora` config section that `apply_lora` would turn into `model`'s LoRA layers."""
+    from ttcustom.export.peft import adapter_config
+    from ttcustom.lora import hf_module_name
+    from ttcustom.nn.lora import LoRALinear
+
+    layers = {hf_module_name(model, n): m for n, m in model.named_modules()
+              if isinstance(m, LoRALinear)}
+    peft = adapter_config(model, layers, None)
+    return LoraSection(r=peft["r"], alpha=float(peft["lora_alpha"]),
+                       dropout=float(peft["lora_dropout"]), target_modules=peft["target_modules"])
+
+
 def _as_loader(data: Any, batch_size: int, shuffle: bool, seed: int, collator: Collator,
                sampler: Any, role: str) -> DataLoader:
     """A DataLoader from a DataLoader, a validated DataReport or a sequence of examples."""
