@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import timedelta
 
 import pytest
@@ -84,3 +87,20 @@ def test_a_one_rank_gloo_group_leaves_gradients_unchanged(no_torchrun):
                                        msg=name)
     finally:
         ttdist.destroy_process_group()
+
+
+def test_a_group_left_open_by_the_script_is_left_at_exit(tmp_path):
+    """Exiting with a live gloo group can abort the process after its work is done."""
+    script = tmp_path / "leave_it_open.py"
+    script.write_text(
+        "import atexit, torch.distributed as dist, ttcustom.distributed as ttdist\n"
+        "atexit.register(lambda: print('joined at exit:', dist.is_initialized()))\n"
+        "ttdist.init_process_group('gloo', rank=0, world_size=1, timeout=30)\n"
+        "print('joined:', dist.is_initialized())\n")
+    env = {**os.environ, "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(free_port())}
+    for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK"):
+        env.pop(name, None)
+    proc = subprocess.run([sys.executable, str(script)], env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split("\n")[:2] == ["joined: True", "joined at exit: False"]

@@ -10,6 +10,7 @@ is initialised, and describe a single process when neither is.
 
 from __future__ import annotations
 
+import atexit
 import os
 import sys
 from dataclasses import dataclass
@@ -96,7 +97,10 @@ def init_process_group(
     `rank`/`world_size` default to the torchrun variables; `init_method` to "env://"
     (MASTER_ADDR/MASTER_PORT, or torchrun's rendezvous on several hosts). `timeout`
     bounds every collective, so a dead or stalled peer fails the run instead of
-    hanging it. With nccl, each process takes the GPU of its LOCAL_RANK.
+    hanging it. With nccl, each process takes the GPU of its LOCAL_RANK. A group joined
+    here is left at interpreter exit if the script does not leave it itself: exiting
+    with a live gloo group can abort the process ("terminate called without an active
+    exception") after all its work is done.
     """
     if dist.is_initialized():
         return
@@ -117,10 +121,12 @@ def init_process_group(
         world_size=world_size,
         timeout=collective_timeout(timeout),
     )
+    atexit.register(destroy_process_group)
 
 
 def destroy_process_group() -> None:
     """Leave the process group (no-op when not in one)."""
+    atexit.unregister(destroy_process_group)
     if dist.is_initialized():
         dist.destroy_process_group()
 
