@@ -43,7 +43,7 @@ from torch.profiler import ProfilerActivity, profile
 
 from benchmarks.contenders import CONTENDERS, State, build, reference_state
 from benchmarks.tiny_llama import Shape
-from benchmarks.workloads import Batch, Workload, get_workload, make_batches
+from benchmarks.workloads import WORKLOADS, Batch, Workload, get_workload, make_batches
 
 MMAP_THRESHOLD = 1 << 20  # tensors over 1 MiB get their own mapping, returned when freed
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -140,7 +140,7 @@ def measure_peak(workload: Workload, contender: str, steps: int = 2, backend: st
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", default="full", choices=["full", "tiny"])
-    parser.add_argument("--workload", default="scratch", choices=["scratch", "lora"])
+    parser.add_argument("--workload", default="scratch", choices=list(WORKLOADS["full"]))
     parser.add_argument("--spec", help="a Workload as JSON (overrides --size/--workload)")
     parser.add_argument("--contender", default="ttcustom", choices=CONTENDERS)
     parser.add_argument("--steps", type=int, default=2)

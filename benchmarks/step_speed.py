@@ -23,7 +23,7 @@ from benchmarks.contenders import CONTENDERS, Runner, build, reference_state
 from benchmarks.cpu_load import Round, Watch
 from benchmarks.device_memory import device_memory_in_use
 from benchmarks.host_time import host_seconds
-from benchmarks.workloads import Batch, Workload, get_workload, make_batches
+from benchmarks.workloads import WORKLOADS, Batch, Workload, get_workload, make_batches
 
 #: torch.compile compiles during the first step; a captured step records and compiles in
 #: its second (the first creates the optimizer state)
@@ -112,7 +112,7 @@ def _device_facts(runner: Runner, batches: list[Batch]) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workload", default="scratch", choices=["scratch", "lora"])
+    parser.add_argument("--workload", default="scratch", choices=list(WORKLOADS["full"]))
     parser.add_argument("--size", default="full", choices=["full", "tiny"])
     parser.add_argument("--contenders", default="ttcustom,eager")
     parser.add_argument("--steps", type=int, default=2)

@@ -1,6 +1,6 @@
 """The benchmark suite: `python -m benchmarks` (or `ttcustom bench`).
 
-For each workload (`scratch`, `lora`) it times every contender's training step in one
+For each workload (`scratch`, `lora`, `lora_wide`) it times every contender's training step in one
 process (`step_speed`), measures each contender's peak memory in its own process
 (`memory_probe`, CPU only), compares ttcustom's measured peak with the memory
 planner's estimate, then times the hot ops (`ops`). Results go to a JSON file and, as a
@@ -22,7 +22,7 @@ from benchmarks.contenders import CONTENDERS
 from benchmarks.memory_probe import REPO_ROOT, measure_peak
 from benchmarks.workloads import WORKLOADS, Workload, get_workload
 
-PARTS = ("scratch", "lora", "ops")
+PARTS = (*WORKLOADS["full"], "ops")
 DEFAULTS = {"full": {"steps": 2, "repeats": 5}, "tiny": {"steps": 1, "repeats": 2}}
 OP_SAMPLE_SECONDS = {"full": 0.2, "tiny": 0.005}
 

@@ -1,9 +1,14 @@
 """The benchmark workloads: what model, what batch, which parameters train.
 
 `scratch`: a ~15M-parameter Llama trained from scratch (all parameters, seq 256).
-`lora`: a LoRA fine-tune of a TinyLlama-1.1B-shaped model cut to 4 of its 22 layers
+`lora`: the main job's fine-tune (examples/configs/trickster_smollm2.yaml) on
+SmolLM2-135M's shape (30 layers, hidden 576, 9 query / 3 key-value heads, vocab 49152):
+LoRA r=16 on all seven linears of every layer, 4 x 256 tokens. The head is untied
+(SmolLM2 ties it to the embedding; frozen, either costs the same compute).
+`lora_wide`: a LoRA fine-tune of a TinyLlama-1.1B-shaped model cut to 4 of its 22 layers
 (full width: hidden 2048, MLP 5632, 32 query / 4 key-value heads, vocab 32000), so a
-step fits a CPU run. Each has a `tiny` size for the smoke test.
+step fits a CPU run: almost all of its time is frozen float32 matmuls.
+Each has a `tiny` size for the smoke test.
 """
 
 from __future__ import annotations
@@ -66,22 +71,30 @@ class Workload:
 
 
 SCRATCH = Shape(vocab=4096, dim=384, heads=6, kv_heads=6, layers=7, mlp=1024, seq=256)
+SMOLLM2 = Shape(vocab=49152, dim=576, heads=9, kv_heads=3, layers=30, mlp=1536, seq=256,
+                norm_eps=1e-5, rope_theta=100000.0)
+ALL_LINEARS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 TINYLLAMA_4L = Shape(vocab=32000, dim=2048, heads=32, kv_heads=4, layers=4, mlp=5632, seq=256,
                      norm_eps=1e-5)
 
 WORKLOADS: dict[str, dict[str, Workload]] = {
     "full": {
         "scratch": Workload("scratch", "from-scratch Llama, 15.5M params", SCRATCH, batch=8),
-        "lora": Workload("lora", "LoRA r=8 (q,v) on TinyLlama width, 4 layers", TINYLLAMA_4L,
-                         batch=1, lora=Lora()),
+        "lora": Workload("lora", "LoRA r=16 (all linears) on SmolLM2-135M shape", SMOLLM2,
+                         batch=4, lora=Lora(r=16, alpha=32.0, target_modules=ALL_LINEARS)),
+        "lora_wide": Workload("lora_wide", "LoRA r=8 (q,v) on TinyLlama width, 4 layers",
+                              TINYLLAMA_4L, batch=1, lora=Lora()),
     },
     "tiny": {
         "scratch": Workload("scratch", "from-scratch Llama (tiny)",
                             Shape(vocab=128, dim=32, heads=2, kv_heads=2, layers=1, mlp=64,
                                   seq=16), batch=2),
-        "lora": Workload("lora", "LoRA (tiny)",
-                         Shape(vocab=128, dim=64, heads=4, kv_heads=2, layers=1, mlp=96, seq=16),
-                         batch=1, lora=Lora(r=4)),
+        "lora": Workload("lora", "LoRA, all linears (tiny)",
+                         Shape(vocab=128, dim=48, heads=3, kv_heads=1, layers=2, mlp=96, seq=16),
+                         batch=2, lora=Lora(r=4, target_modules=ALL_LINEARS)),
+        "lora_wide": Workload("lora_wide", "LoRA (tiny)",
+                              Shape(vocab=128, dim=64, heads=4, kv_heads=2, layers=1, mlp=96,
+                                    seq=16), batch=1, lora=Lora(r=4)),
     },
 }
 

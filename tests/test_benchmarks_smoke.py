@@ -27,12 +27,13 @@ def results(tmp_path_factory):
 
 
 def test_suite_writes_step_and_op_results_as_json(results):
-    assert set(results["workloads"]) == {"scratch", "lora"}
+    assert set(results["workloads"]) == {"scratch", "lora", "lora_wide"}
     for entry in results["workloads"].values():
         assert set(entry["speed"]) == {"ttcustom", "eager"}
         assert all(s["tokens_per_s"] > 0 for s in entry["speed"].values())
-    lora = results["workloads"]["lora"]
-    assert lora["trainable_params"] < lora["params"]
+    for name in ("lora", "lora_wide"):
+        lora = results["workloads"][name]
+        assert lora["trainable_params"] < lora["params"]
     assert {op["op"] for op in results["ops"]} >= {"linear fwd+bwd", "AdamW step"}
     assert results["machine"]["torch_threads"] >= 1
 
