@@ -13,7 +13,6 @@ import ast
 import inspect
 import sys
 import textwrap
-import types
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -138,18 +137,15 @@ def _where(obj: Any) -> str:
 
 def implementation(backend: type, primitive: str) -> list[str]:
     """`file:Class.method` implementing `primitive` in `backend`, then `file:function` of
-    each helper module's function it calls (the tt composites)."""
+    each function of another ttcustom module it calls (the tt composites)."""
     owner = next(k for k in backend.__mro__ if primitive in vars(k))
     method = inspect.unwrap(getattr(owner, primitive))
     found = [f"{_where(owner)}:{owner.__name__}.{primitive}"]
-    namespace = method.__globals__
     for call in _calls(method):
-        target = call.func
-        if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name):
-            module = namespace.get(target.value.id)
-            if (isinstance(module, types.ModuleType) and module.__name__.startswith("ttcustom.")
-                    and callable(getattr(module, target.attr, None))):
-                found.append(f"{_where(module)}:{target.attr}")
+        helper = _resolve(call.func, method.__globals__)
+        if (inspect.isfunction(helper) and helper.__module__.startswith("ttcustom.")
+                and helper.__module__ != method.__module__):
+            found.append(f"{_where(helper)}:{helper.__name__}")
     return list(_unique(iter(found)))
 
 
