@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 import ttcustom as tc
 from ttcustom.cli import main
-from ttcustom.export.files import atomic_directory
+from ttcustom.io import atomic_directory
 from ttcustom.oserrors import describe, naming
 from ttcustom.train import Trainer
 from ttcustom.train.callbacks import LossCurves

@@ -1,9 +1,8 @@
 """OS errors (disk full, read-only or forbidden directories) as one line naming the path,
 and whether a process (the holder of a lock or temporary directory) still exists.
 
-`naming(path)` re-raises an OSError that lacks a file name (a failed `write()` or a
-safetensors I/O error) with `path` attached, so `describe(err)` can say which file and
-what to do.
+`naming(path)` re-raises an OSError that lacks a file name (a failed `write()`) with
+`path` attached, so `describe(err)` can say which file and what to do.
 """
 
 from __future__ import annotations
@@ -11,11 +10,8 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import re
 from collections.abc import Iterator
 from pathlib import Path
-
-from safetensors import SafetensorError
 
 _HINTS = {
     errno.ENOSPC: "the disk is full: free some space or write to another directory "
@@ -29,19 +25,13 @@ _HINTS = {
 
 @contextlib.contextmanager
 def naming(path: str | Path) -> Iterator[None]:
-    """Attach `path` to OSErrors (and safetensors I/O errors) raised inside the block."""
+    """Attach `path` to OSErrors raised inside the block."""
     try:
         yield
     except OSError as err:
         if err.filename is None and err.errno is not None:
             raise OSError(err.errno, err.strerror, str(path)) from err
         raise
-    except SafetensorError as err:
-        code = re.search(r"os error (\d+)", str(err))
-        if code is None:
-            raise
-        number = int(code.group(1))
-        raise OSError(number, os.strerror(number), str(path)) from err
 
 
 def describe(err: OSError) -> str:

@@ -157,3 +157,7 @@ def test_a_mesh_opens_with_1d_fabric_and_resets_it_after_closing():
     single = GoldenTTNN()
     TTBackend(ttnn=single).close()
     assert single.calls["set_fabric_config"] == 0
+
+
+def test_a_1x2_mesh_backend_spans_two_devices(mesh_backend):
+    assert mesh_backend.num_devices == 2

@@ -9,8 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.models.hf_helpers import hf_model
+from ttcustom.io import read_header
 from ttcustom.models import CheckpointError, ConfigError, ModelConfig, from_hf
-from ttcustom.models.safetensors_io import read_header
 from ttcustom.models.sizecheck import check_model_fits
 
 WEIGHTS = "model.safetensors"

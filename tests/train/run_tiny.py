@@ -27,17 +27,17 @@ class KillAt(Callback):
 
 def kill_during_save(n):
     """Let the first n-1 checkpoints through; die after the n-th one's model file."""
-    original = ckpt._write_tensors
+    original = ckpt.save_file
     calls = {"saves": 0}
 
-    def write(path, tensors, metadata=None):
-        original(path, tensors, metadata)
+    def write(tensors, path, metadata=None):
+        original(tensors, path, metadata)
         if path.name == "model.safetensors":
             calls["saves"] += 1
             if calls["saves"] == n:
                 os.kill(os.getpid(), signal.SIGKILL)
 
-    ckpt._write_tensors = write
+    ckpt.save_file = write
 
 
 def main():

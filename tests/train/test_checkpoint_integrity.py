@@ -7,6 +7,7 @@ import pytest
 import torch
 
 import ttcustom as tc
+from ttcustom.io import MARKER
 from ttcustom.train import Callback, NonFiniteLossError, Trainer
 from ttcustom.train import checkpoint as ckpt
 
@@ -43,7 +44,8 @@ def finished(tmp_path):
 
 def test_every_checkpoint_file_has_a_sha256_in_the_trainer_state(finished):
     state = ckpt.read_state(finished / "checkpoint_step_8")
-    files = {p.name for p in (finished / "checkpoint_step_8").iterdir()} - {ckpt.STATE_FILE}
+    files = {p.name for p in (finished / "checkpoint_step_8").iterdir()} - {ckpt.STATE_FILE,
+                                                                           MARKER}
     assert set(state[ckpt.CHECKSUMS]) == files
     assert ckpt.verify_checkpoint(finished / "checkpoint_step_8") is None
 
@@ -152,3 +154,29 @@ def test_without_cheap_host_reads_nan_is_caught_at_the_next_read_back(tmp_path):
         trainer.train()
     assert reads == [4, 8]
     assert [p.name for p in tmp_path.glob("checkpoint_step_*")] == ["checkpoint_step_4"]
+
+
+def _save(target):
+    model = TinyLM()
+    return ckpt.save_checkpoint(target, model, tc.optim.AdamW(model.parameters()), None,
+                                {"step": 1})
+
+
+def test_resaving_a_step_replaces_its_checkpoint(tmp_path):
+    _save(tmp_path / "checkpoint_step_1")
+    assert ckpt.read_state(_save(tmp_path / "checkpoint_step_1"))[ckpt.SEQUENCE] == 2
+    assert [p.name for p in tmp_path.iterdir()] == ["checkpoint_step_1"]
+
+
+def test_a_checkpoint_written_before_markers_is_still_replaced(tmp_path):
+    target = _save(tmp_path / "checkpoint_step_1")
+    (target / MARKER).unlink()
+    assert ckpt.read_state(_save(target))[ckpt.SEQUENCE] == 2
+
+
+def test_a_checkpoint_holding_a_users_file_is_not_replaced(tmp_path):
+    target = _save(tmp_path / "checkpoint_step_1")
+    (target / "notes.txt").write_text("mine")
+    with pytest.raises(FileExistsError, match="notes.txt"):
+        _save(target)
+    assert (target / "notes.txt").read_text() == "mine"

@@ -51,8 +51,14 @@ class Backend(abc.ABC):
 
     # ----------------------------------------------------------------- data movement
     @abc.abstractmethod
-    def upload(self, value: torch.Tensor, dtype: torch.dtype | None = None) -> Array:
-        """Host torch tensor -> backend array (counted as an upload)."""
+    def upload(self, value: torch.Tensor, dtype: torch.dtype | None = None,
+               shard_dim: int | None = None) -> Array:
+        """Host torch tensor -> backend array (counted as an upload).
+
+        On a mesh the value is replicated to every device, or with `shard_dim` split along
+        that dim so each device holds its own slice (a data-parallel batch). With one
+        device the slice is the whole value, so a single-device backend ignores `shard_dim`.
+        """
 
     @abc.abstractmethod
     def download(self, a: Array) -> torch.Tensor:
@@ -87,6 +93,22 @@ class Backend(abc.ABC):
     def describe(self) -> dict[str, Any]:
         """Facts for `ttcustom info`."""
         return {"backend": self.name}
+
+    # ----------------------------------------------------------------- device mesh
+    # The mesh sub-protocol used by data parallel (`ttcustom.distributed.mesh`): a backend
+    # opened on several devices computes on all of them at once, every array replicated
+    # or sharded (`upload(shard_dim=)`). Single-device backends keep these defaults.
+    @property
+    def num_devices(self) -> int:
+        """How many devices each array spans (the mesh size); 1 without a mesh."""
+        return 1
+
+    def all_reduce(self, a: Array) -> Array:
+        """The sum of `a` over the mesh devices, left on each of them."""
+        raise NotImplementedError(
+            f"the {self.name} backend runs on one device, so it has no all_reduce; data "
+            "parallel on cpu/cuda reduces through torch.distributed (torchrun), on tt over "
+            "a mesh (device_config.mesh_shape)")
 
     @classmethod
     def primitives(cls) -> frozenset[str]:

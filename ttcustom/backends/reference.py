@@ -119,7 +119,8 @@ class ReferenceBackend(Backend):
         return compiled_runner(program, self.device)
 
     # ----------------------------------------------------------------- data movement
-    def upload(self, value: torch.Tensor, dtype: torch.dtype | None = None) -> Array:
+    def upload(self, value: torch.Tensor, dtype: torch.dtype | None = None,
+               shard_dim: int | None = None) -> Array:
         self.transfers.uploads += 1
         return value.detach().to(device=self.device, dtype=dtype or value.dtype)
 

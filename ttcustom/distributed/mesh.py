@@ -24,14 +24,15 @@ from ttcustom.distributed.comm import Communicator, Done, Pending
 
 
 class MeshCommunicator(Communicator):
-    """The replicas are the devices of `backend`'s mesh (a tt backend opened on a mesh)."""
+    """The replicas are the devices of `backend`'s mesh (`Backend.num_devices`, reduced by
+    `Backend.all_reduce`, batches split by `Backend.upload(shard_dim=0)`)."""
 
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
 
     @property
     def size(self) -> int:
-        return self.backend.device.num_devices
+        return self.backend.num_devices
 
     @property
     def replicas_per_process(self) -> int:

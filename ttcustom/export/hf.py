@@ -18,7 +18,7 @@ import torch
 
 from ttcustom.autograd.function import no_grad
 from ttcustom.autograd.tensor import Tensor
-from ttcustom.export.files import atomic_directory, write_json, write_sharded
+from ttcustom.io import atomic_directory, write_json, write_sharded
 from ttcustom.models.causal_lm import CausalLM
 from ttcustom.models.weights import relayout
 from ttcustom.nn.lora import LoRALinear

@@ -10,10 +10,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ttcustom.export.files import SAFETENSORS_METADATA, atomic_directory, write_json
+from ttcustom.io import SAFETENSORS_METADATA, atomic_directory, write_file, write_json
 from ttcustom.lora import hf_module_name
 from ttcustom.models.causal_lm import CausalLM
-from ttcustom.models.safetensors_io import write_file
 from ttcustom.nn.lora import LoRALinear
 
 PEFT_PREFIX = "base_model.model."

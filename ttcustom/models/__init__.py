@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from ttcustom.backends import Backend
+from ttcustom.io import CheckpointError
 from ttcustom.models.causal_lm import CausalLM, CausalLMOutput
 from ttcustom.models.config import ConfigError, ModelConfig
 from ttcustom.models.gpt2 import GPT2LMHeadModel
@@ -12,7 +13,6 @@ from ttcustom.models.llama import LlamaForCausalLM
 from ttcustom.models.loading import from_gguf, from_hf, read_config
 from ttcustom.models.qwen import Qwen2ForCausalLM, Qwen3ForCausalLM
 from ttcustom.models.registry import model_class
-from ttcustom.models.safetensors_io import CheckpointError
 from ttcustom.models.sizecheck import check_model_fits
 from ttcustom.nn import init
 

@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from ttcustom.io import CheckpointError
 from ttcustom.models.config import ConfigError, ModelConfig
-from ttcustom.models.safetensors_io import CheckpointError
 
 # GGUF tensor name (after "blk.N.") -> transformers name (after "model.layers.N.")
 LAYER_NAMES = {

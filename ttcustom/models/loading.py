@@ -20,11 +20,11 @@ import torch
 
 from ttcustom import safejson
 from ttcustom.backends import Backend
+from ttcustom.io import CheckpointError, iter_tensors, read_header
 from ttcustom.models.causal_lm import CausalLM
 from ttcustom.models.config import ConfigError, ModelConfig
 from ttcustom.models.gguf import gguf_checkpoint, is_gguf
 from ttcustom.models.registry import model_class
-from ttcustom.models.safetensors_io import CheckpointError, iter_tensors, read_header
 from ttcustom.models.sizecheck import check_model_fits
 from ttcustom.models.weights import relayout
 from ttcustom.nn import init

@@ -7,12 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import save_file
 
 from ttcustom.data.encode import adds_bos
 from ttcustom.data.formats import prompt_chat_template
 from ttcustom.data.tokenizers import save_tokenizer
-from ttcustom.export.files import write_json
+from ttcustom.io import mark_written, save_file, write_json
 from ttcustom.train.checkpoint import model_tensors
 
 
@@ -26,7 +25,6 @@ def save_model_dir(model: Any, out_dir: str | Path, tokenizer: Any = None,
     that reproduces the training prompt, so chat front-ends prompt the model correctly.
     """
     from ttcustom.export import to_hf
-    from ttcustom.export.files import mark_written
     from ttcustom.models import CausalLM
 
     out_dir = Path(out_dir)
@@ -34,7 +32,7 @@ def save_model_dir(model: Any, out_dir: str | Path, tokenizer: Any = None,
         to_hf(model, out_dir, dtype=dtype)
     else:
         out_dir.mkdir(parents=True, exist_ok=True)
-        save_file(model_tensors(model, trainable_only=False), str(out_dir / "model.safetensors"))
+        save_file(model_tensors(model, trainable_only=False), out_dir / "model.safetensors")
     if tokenizer is not None:
         if prompt_format == "prompt_response":  # replaces a base model's own (e.g. ChatML)
             tokenizer.chat_template = prompt_chat_template(prompt_template, adds_bos(tokenizer))

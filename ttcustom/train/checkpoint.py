@@ -8,7 +8,8 @@ A checkpoint directory `checkpoint_step_N/` holds
   trainer_state.json     step, data position, metric history, early-stopping state,
                          the sha256 of every other file and a write sequence number
 It is written into a hidden temporary directory and renamed into place only when
-complete, so an interrupted write leaves the previous checkpoints untouched. The
+complete (`ttcustom.io.atomic_directory`), so an interrupted write leaves the previous
+checkpoints untouched. The
 checksums catch what a rename cannot: bytes flipped or cut off later. "Latest" means
 the latest written (the sequence number), so a run resumed from an older checkpoint
 does not fall back onto the abandoned branch's higher step numbers.
@@ -18,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import shutil
 from pathlib import Path
@@ -26,12 +26,19 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors import safe_open
-from safetensors.torch import load_file, save_file
 
 from ttcustom import random as tc_random
 from ttcustom.autograd.tensor import Tensor
-from ttcustom.oserrors import naming
+from ttcustom.io import (
+    MARKER,
+    atomic_directory,
+    load_file,
+    mark_written,
+    read_header,
+    remove_orphans,
+    save_file,
+    write_json,
+)
 
 PREFIX = "checkpoint_step_"
 _NAME = re.compile(rf"^{PREFIX}(\d+)$")
@@ -78,43 +85,30 @@ def save_checkpoint(target: str | Path, model: Any, optimizer: Any, scheduler: A
                     trainer_state: dict[str, Any]) -> Path:
     """Write a checkpoint to `target` atomically (temp dir + rename) and return it."""
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    for stale in target.parent.glob(f".{PREFIX}*.tmp"):
-        shutil.rmtree(stale, ignore_errors=True)
+    if target.parent.is_dir():
+        remove_orphans(target.parent, f"{PREFIX}*")  # torn writes of any step
     sequence = 1 + max((_sequence(p) for p in list_checkpoints(target.parent)), default=0)
-    tmp = target.parent / f".{target.name}.tmp"
-    tmp.mkdir()
-    try:
+    if (target / STATE_FILE).is_file() and not (target / MARKER).is_file():
+        mark_written(target)  # a checkpoint written before markers existed: replaceable
+    with atomic_directory(target, durable=True) as tmp:
         _write_files(tmp, model, optimizer, scheduler)
         state = {**trainer_state, SEQUENCE: sequence,
                  CHECKSUMS: {p.name: _sha256(p) for p in sorted(tmp.iterdir())}}
-        _write_json(tmp / STATE_FILE, state)
-        _fsync_dir(tmp)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    if target.exists():
-        aside = target.parent / f".{target.name}.old.tmp"
-        os.replace(target, aside)
-        os.replace(tmp, target)
-        shutil.rmtree(aside)
-    else:
-        os.replace(tmp, target)
-    _fsync_dir(target.parent)
+        write_json(tmp / STATE_FILE, state)
     return target
 
 
 def _write_files(tmp: Path, model: Any, optimizer: Any, scheduler: Any) -> None:
     trainable_only = any(not p.requires_grad for p in model.parameters())
-    _write_tensors(tmp / "model.safetensors", model_tensors(model, trainable_only),
-                   {"trainable_only": str(trainable_only)})
+    save_file(model_tensors(model, trainable_only), tmp / "model.safetensors",
+              {"trainable_only": str(trainable_only)})
     opt_tensors, opt_json = _split_optimizer_state(optimizer.state_dict())
-    _write_tensors(tmp / "optimizer.safetensors", opt_tensors)
-    _write_json(tmp / "optimizer.json", opt_json)
-    _write_json(tmp / "scheduler.json", scheduler.state_dict() if scheduler is not None else None)
+    save_file(opt_tensors, tmp / "optimizer.safetensors")
+    write_json(tmp / "optimizer.json", opt_json)
+    write_json(tmp / "scheduler.json", scheduler.state_dict() if scheduler is not None else None)
     rng_tensors, rng_json = _split_rng(tc_random.get_rng_state())
-    _write_tensors(tmp / "rng.safetensors", rng_tensors)
-    _write_json(tmp / "rng.json", rng_json)
+    save_file(rng_tensors, tmp / "rng.safetensors")
+    write_json(tmp / "rng.json", rng_json)
 
 
 def verify_checkpoint(source: str | Path) -> str | None:
@@ -152,11 +146,11 @@ def load_checkpoint(source: str | Path, model: Any, optimizer: Any, scheduler: A
                                 "resume from one listed by its parent directory")
     load_model_file(model, source / "model.safetensors")
     optimizer.load_state_dict(_join_optimizer_state(
-        load_file(str(source / "optimizer.safetensors")), _read_json(source / "optimizer.json")))
+        load_file(source / "optimizer.safetensors"), _read_json(source / "optimizer.json")))
     scheduler_state = _read_json(source / "scheduler.json")
     if scheduler is not None and scheduler_state is not None:
         scheduler.load_state_dict(scheduler_state)
-    tc_random.set_rng_state(_join_rng(load_file(str(source / "rng.safetensors")),
+    tc_random.set_rng_state(_join_rng(load_file(source / "rng.safetensors"),
                                       _read_json(source / "rng.json")))
     return read_state(source)
 
@@ -184,9 +178,8 @@ def model_tensors(model: Any, trainable_only: bool, names_only: bool = False) ->
 
 def load_model_file(model: Any, path: str | Path) -> None:
     """Load a checkpoint's model.safetensors (full or trainable-only) into `model`."""
-    with safe_open(str(path), "pt") as handle:
-        trainable_only = (handle.metadata() or {}).get("trainable_only") == "True"
-    tensors = load_file(str(path))
+    trainable_only = read_header(path).metadata.get("trainable_only") == "True"
+    tensors = load_file(path)
     expected = set(model_tensors(model, trainable_only, names_only=True))
     if set(tensors) != expected:
         missing, extra = sorted(expected - set(tensors)), sorted(set(tensors) - expected)
@@ -237,31 +230,6 @@ def _join_rng(tensors: dict[str, torch.Tensor], plain: dict) -> dict:
             "python": (version, tuple(internal), gauss)}
 
 
-def _write_tensors(path: Path, tensors: dict[str, torch.Tensor],
-                   metadata: dict[str, str] | None = None) -> None:
-    with naming(path):
-        save_file(tensors, str(path), metadata=metadata)
-        _fsync(path)
-
-
-def _write_json(path: Path, value: Any) -> None:
-    with naming(path), path.open("w", encoding="utf-8") as handle:
-        json.dump(value, handle, indent=1)
-        handle.flush()
-        os.fsync(handle.fileno())
-
-
 def _read_json(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8"))
 
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(path: Path) -> None:
-    _fsync(path)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (backend chosen first)
+
+from ttcustom.io import atomic_file  # noqa: E402
 
 
 def plot_loss_curves(train: list[tuple[int, float]], val: list[tuple[int, float]],
@@ -26,8 +27,9 @@ def plot_loss_curves(train: list[tuple[int, float]], val: list[tuple[int, float]
     axes.grid(True, alpha=0.3)
     if train or val:
         axes.legend()
-    tmp = path.with_name(f".{path.name}.tmp")
-    figure.savefig(tmp, format="png", dpi=100)
-    plt.close(figure)
-    os.replace(tmp, path)
+    try:
+        with atomic_file(path) as tmp:
+            figure.savefig(tmp, format="png", dpi=100)
+    finally:
+        plt.close(figure)
     return path

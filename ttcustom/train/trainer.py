@@ -25,8 +25,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from safetensors import SafetensorError
-
 from ttcustom.autograd.function import no_grad
 from ttcustom.autograd.tensor import Tensor
 from ttcustom.data.collate import Batch, Collator, fixed_length
@@ -475,7 +473,7 @@ class Trainer:
             self._check_resumed_config(source)
         try:
             saved = ckpt.load_checkpoint(source, self.module, self.optimizer, self.scheduler)
-        except (OSError, ValueError, SafetensorError) as err:
+        except (OSError, ValueError) as err:
             if named:  # the user's choice: its own error (incomplete, another model...)
                 raise
             return f"{type(err).__name__}: {err}"

@@ -584,7 +584,11 @@ class TTBackend(Backend):
         self._written(dst)
         self.ttnn.copy(_tile(src), _tile(dst))
 
-    # ------------------------------------------------------------------ data parallel
+    # ------------------------------------------------------------------ device mesh
+    @property
+    def num_devices(self) -> int:
+        return self.device.num_devices
+
     def all_reduce(self, a: Array) -> Array:
         """The sum of `a` over every mesh device, on each of them (CCL, rank >= 2 inputs)."""
         shape = self.shape(a)

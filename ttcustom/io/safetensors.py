@@ -1,4 +1,4 @@
-"""Streaming safetensors reader and writer, one tensor at a time.
+"""The safetensors reader and writer every ttcustom file goes through, one tensor at a time.
 
 The format is an 8-byte little-endian header length, a JSON header
 {name: {dtype, shape, data_offsets}}, then the raw bytes. Reading each tensor with
@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import struct
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from pathlib import Path
 import torch
 
 from ttcustom import safejson
+from ttcustom.io.atomic import write_json
 from ttcustom.oserrors import naming
 
 DTYPES: dict[str, torch.dtype] = {
@@ -30,6 +32,8 @@ DTYPES: dict[str, torch.dtype] = {
 }
 DTYPE_NAMES = {dtype: name for name, dtype in DTYPES.items()}
 _MAX_HEADER = 100 * 1024 * 1024
+SAFETENSORS_METADATA = {"format": "pt"}  # transformers refuses files without it
+TensorSpec = tuple[str, torch.dtype, tuple[int, ...]]
 
 
 class CheckpointError(ValueError):
@@ -147,7 +151,13 @@ def iter_tensors(header: SafetensorsHeader, names: Sequence[str]) -> Iterator[tu
             yield name, read_tensor(f, header.tensors[name])
 
 
-def write_file(path: str | os.PathLike, specs: Sequence[tuple[str, torch.dtype, tuple[int, ...]]],
+def load_file(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """Every tensor of the safetensors file `path`, by name (header validated first)."""
+    header = read_header(path)
+    return dict(iter_tensors(header, list(header.tensors)))
+
+
+def write_file(path: str | os.PathLike, specs: Sequence[TensorSpec],
                produce: Callable[[str], torch.Tensor], metadata: dict[str, str] | None = None
                ) -> None:
     """Write a safetensors file whose tensors `produce(name)` returns one at a time.
@@ -158,6 +168,9 @@ def write_file(path: str | os.PathLike, specs: Sequence[tuple[str, torch.dtype, 
     header: dict[str, object] = {}
     offset = 0
     for name, dtype, shape in specs:
+        if dtype not in DTYPE_NAMES:
+            raise ValueError(f"{path}: tensor {name!r} is {dtype}; a safetensors file holds "
+                             f"only {', '.join(str(d) for d in DTYPE_NAMES)}: convert it first")
         nbytes = math.prod(shape) * dtype.itemsize
         header[name] = {"dtype": DTYPE_NAMES[dtype], "shape": list(shape),
                         "data_offsets": [offset, offset + nbytes]}
@@ -177,13 +190,69 @@ def write_file(path: str | os.PathLike, specs: Sequence[tuple[str, torch.dtype, 
             f.write(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy())
 
 
+def save_file(tensors: dict[str, torch.Tensor], path: str | os.PathLike,
+              metadata: dict[str, str] | None = None) -> None:
+    """`safetensors.torch.save_file` for host tensors already in memory."""
+    specs = [(name, t.dtype, tuple(t.shape)) for name, t in tensors.items()]
+    write_file(path, specs, tensors.__getitem__, metadata)
+
+
+def parse_size(size: int | str) -> int:
+    """Bytes from an int or "5GB" / "500MB" / "2GiB" (decimal and binary units, as
+    transformers' `max_shard_size`)."""
+    if isinstance(size, int):
+        return size
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(I?)B\s*", size.upper())
+    if not match:
+        raise ValueError(f"max_shard_size {size!r}: use bytes or a size like '5GB' or '500MB'")
+    number, prefix, binary = match.groups()
+    power = "KMGT".index(prefix) + 1 if prefix else 0
+    return int(float(number) * (1024 if binary else 1000) ** power)
+
+
+def write_sharded(directory: Path, stem: str, specs: Sequence[TensorSpec],
+                  produce: Callable[[str], torch.Tensor], max_shard_size: int | str) -> list[str]:
+    """Write `{stem}.safetensors`, or `{stem}-0000k-of-0000n.safetensors` plus
+    `{stem}.safetensors.index.json` when the tensors exceed `max_shard_size`.
+    Tensors are produced and written one at a time; returns the file names."""
+    limit = parse_size(max_shard_size)
+    shards: list[list[TensorSpec]] = [[]]
+    size = 0
+    for spec in specs:
+        nbytes = spec[1].itemsize * int(torch.Size(spec[2]).numel())
+        if shards[-1] and size + nbytes > limit:
+            shards.append([])
+            size = 0
+        shards[-1].append(spec)
+        size += nbytes
+    if len(shards) == 1:
+        names = [f"{stem}.safetensors"]
+    else:
+        names = [f"{stem}-{k:05d}-of-{len(shards):05d}.safetensors"
+                 for k in range(1, len(shards) + 1)]
+    for name, shard in zip(names, shards):
+        write_file(directory / name, shard, produce, SAFETENSORS_METADATA)
+    if len(shards) > 1:
+        total = sum(s[1].itemsize * int(torch.Size(s[2]).numel()) for s in specs)
+        weight_map = {spec[0]: name for name, shard in zip(names, shards) for spec in shard}
+        write_json(directory / f"{stem}.safetensors.index.json",
+                   {"metadata": {"total_size": total}, "weight_map": weight_map})
+    return names
+
+
 __all__ = [
     "DTYPES",
+    "SAFETENSORS_METADATA",
     "CheckpointError",
     "SafetensorsHeader",
     "TensorInfo",
+    "TensorSpec",
     "iter_tensors",
+    "load_file",
+    "parse_size",
     "read_header",
     "read_tensor",
+    "save_file",
     "write_file",
+    "write_sharded",
 ]
