@@ -49,7 +49,7 @@ def test_a_read_only_run_directory_is_one_line(tmp_path, monkeypatch, capsys):
     def read_only(config, path):
         raise OSError(errno.EROFS, "Read-only file system", str(path))
 
-    monkeypatch.setattr("ttcustom.train.trainer.save_config", read_only)
+    monkeypatch.setattr("ttcustom.train.run_files.save_config", read_only)
     corpus = tmp_path / "corpus.txt"
     corpus.write_text("To be, or not to be, that is the question.\n" * 30)
     config = tmp_path / "run.yaml"

@@ -37,13 +37,35 @@ def test_user_callbacks_see_every_hook_in_order(tmp_path):
         def on_checkpoint(self, trainer, path):
             self.events.append(path.name)
 
+        def on_train_complete(self, trainer):
+            self.events.append("complete")
+
         def on_train_end(self, trainer):
             self.events.append("end")
 
     recorder = Recorder()
     train(tmp_path, [recorder])
     assert recorder.events == ["begin", "eval0", "log1", "log2", "eval2", "checkpoint_step_2", "log3",
-                               "log4", "eval4", "checkpoint_step_4", "end"]
+                               "log4", "eval4", "checkpoint_step_4", "complete", "end"]
+
+
+def test_a_failed_run_ends_without_completing_or_a_final_model(tmp_path):
+    class Failing(Callback):
+        events = []
+
+        def on_step_end(self, trainer):
+            raise RuntimeError("stop here")
+
+        def on_train_complete(self, trainer):
+            self.events.append("complete")
+
+        def on_train_end(self, trainer):
+            self.events.append("end")
+
+    with pytest.raises(RuntimeError, match="stop here"):
+        train(tmp_path, [Failing()])
+    assert Failing.events == ["end"]
+    assert (tmp_path / "config.yaml").is_file() and not (tmp_path / "final_model").exists()
 
 
 def test_log_every_averages_the_steps_in_between(tmp_path):

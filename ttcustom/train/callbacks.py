@@ -35,6 +35,10 @@ class Callback:
 
     def on_checkpoint(self, trainer: Trainer, path: Path) -> None: ...
 
+    def on_train_complete(self, trainer: Trainer) -> None:
+        """The run reached its end (completed or stopped early) without an error; runs
+        before `on_train_end`, which is also called after an error."""
+
     def on_train_end(self, trainer: Trainer) -> None: ...
 
 
@@ -67,20 +71,6 @@ def _step_of(line: str, path: Path) -> float:
                         path, line)
         return math.inf
     return step if isinstance(step, (int, float)) else math.inf
-
-
-class SaveTokenizer(Callback):
-    """Writes the run's tokenizer to `output_dir/tokenizer` once the run has started
-    (after the trainer's checks), where export and --resume find it. The `Trainer`
-    adds one for its `tokenizer=`."""
-
-    def __init__(self, tokenizer: Any) -> None:
-        self.tokenizer = tokenizer
-
-    def on_train_begin(self, trainer: Trainer) -> None:
-        from ttcustom.data.tokenizers import save_tokenizer
-
-        save_tokenizer(self.tokenizer, trainer.output_dir / "tokenizer")
 
 
 class JsonlMetrics(Callback):

@@ -195,8 +195,9 @@ def build_optimizer(config: RunConfig, model: Any) -> Any:
 
 def build_trainer(config: RunConfig, resume: bool = False) -> Trainer:
     """Everything for `config`, in the order that reports problems earliest. Nothing is
-    written to the run directory here: the trainer writes the config, the tokenizer
-    and its records only once its own checks (lock, earlier checkpoints) have passed."""
+    written to the run directory here: the trainer's `RunFiles` callback writes the
+    config and the tokenizer only once the trainer's own checks (lock, earlier
+    checkpoints) have passed, and the final model when the run completes."""
     backend = resolve_backend(config)
     tc_random.manual_seed(config.training_config.seed)
     tokenizer = resolve_tokenizer(config, resume)

@@ -35,18 +35,17 @@ from ttcustom.optim.clip import clip_grad_norm_
 from ttcustom.optim.lr_scheduler import LambdaLR, get_cosine_schedule_with_warmup, get_scheduler
 from ttcustom.train import checkpoint as ckpt
 from ttcustom.train import compiled
-from ttcustom.train.artifacts import has_lora, save_model_dir
 from ttcustom.train.callbacks import (
     Callback,
     JsonlMetrics,
     LossCurves,
     ProgressBar,
     SampleGeneration,
-    SaveTokenizer,
     TensorBoardLogger,
     WandbLogger,
 )
-from ttcustom.train.config import LoraSection, RunConfig, load_config, save_config
+from ttcustom.train.config import RunConfig, load_config
+from ttcustom.train.run_files import RUN_OUTPUTS, RunFiles
 from ttcustom.train.runlock import RunLock
 
 log = logging.getLogger("ttcustom.train")
@@ -73,8 +72,7 @@ class Trainer:
                  prompt_format: str = "raw", prompt_template: str | None = None,
                  sampler: Any = None,
                  is_main_process: bool | None = None, output_dir: str | Path | None = None) -> None:
-        config = config if isinstance(config, RunConfig) else load_config(data=config or {})
-        self.config = _with_model_source(config, getattr(model, "module", model))
+        self.config = config if isinstance(config, RunConfig) else load_config(data=config or {})
         self.training = self.config.training_config
         self.model = model
         self.module = getattr(model, "module", model)  # unwrapped from DistributedDataParallel
@@ -122,16 +120,16 @@ class Trainer:
 
     def _default_callbacks(self) -> list[Callback]:
         logging_config, eval_config = self.config.logging_config, self.config.eval_config
-        callbacks: list[Callback] = [JsonlMetrics(), LossCurves()]
+        callbacks: list[Callback] = [
+            RunFiles(self.tokenizer, self.prompt_format, self.prompt_template),
+            JsonlMetrics(), LossCurves()]
         if logging_config.progress_bar:
-            callbacks.insert(0, ProgressBar())
+            callbacks.insert(1, ProgressBar())
         if logging_config.use_wandb:
             callbacks.append(WandbLogger(logging_config.wandb_project,
                                          logging_config.wandb_run_name, logging_config.wandb_mode))
         if logging_config.tensorboard:
             callbacks.append(TensorBoardLogger())
-        if self.tokenizer is not None:
-            callbacks.append(SaveTokenizer(self.tokenizer))
         if eval_config.prompts and self.tokenizer is not None and self.eval_loader is not None:
             callbacks.append(SampleGeneration(
                 self.tokenizer, eval_config.prompts, self.prompt_format, self.prompt_template,
@@ -182,7 +180,6 @@ class Trainer:
         elif self.is_main:
             self._claim_output_dir()
         if self.is_main:
-            save_config(self.config, self.output_dir / "config.yaml")
             _attach_file_log(log_file, self.config.logging_config.log_level)
         log.info("training %d steps from step %d: %d trainable tensors, %d batches per epoch",
                  self.total_steps, self.state.step, len(self.params), len(self.train_loader))
@@ -200,7 +197,7 @@ class Trainer:
                 self.state.stop_reason = "completed"
             if self.eval_loader is not None and not self._evaluated_at(self.state.step):
                 self._evaluate_and_record()
-            self.save_final_model()
+            self._call("on_train_complete")
             if self.programs is not None:
                 log.info("captured steps: %s", self.programs.describe())
         except BaseException:
@@ -420,20 +417,6 @@ class Trainer:
         self._call("on_checkpoint", path)
         return path
 
-    def save_final_model(self) -> Path | None:
-        """`final_model/` (a transformers directory), plus `final_adapter/` (PEFT) for LoRA."""
-        if not self.is_main:
-            return None
-        out = save_model_dir(self.module, self.output_dir / "final_model", self.tokenizer,
-                             self.prompt_format, self.prompt_template)
-        log.info("saved the final model to %s", out)
-        if has_lora(self.module):
-            from ttcustom.export import to_peft
-
-            to_peft(self.module, self.output_dir / "final_adapter")
-            log.info("saved the LoRA adapter to %s", self.output_dir / "final_adapter")
-        return out
-
     def _resume(self, resume_from: str | Path) -> None:
         """Load `resume_from`: a checkpoint, or "latest" = the newest intact one (damaged
         ones are skipped with a warning naming them)."""
@@ -505,11 +488,6 @@ class Trainer:
                      new.get(key))
 
 
-#: What a run writes into output_dir besides checkpoints (and training.log, emptied);
-#: --overwrite deletes them so nothing of the earlier run is mistaken for this one's.
-RUN_OUTPUTS = ("final_model", "final_adapter", "tokenizer", "metrics.jsonl", "validation.txt",
-               "training_curves.png", "tensorboard")
-
 #: Settings a resumed run applies when they differ from the checkpoint's (prefixes).
 RESUMABLE_CHANGES = (
     "logging_config.", "eval_config.", "device_config.backend",
@@ -530,34 +508,6 @@ def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------- helpers
-def _with_model_source(config: RunConfig, model: Any) -> RunConfig:
-    """`config` naming the model's source as model.path (and its LoRA layers as `lora`)
-    when it names none: a run made from Python on a model `from_hf` / `from_gguf` loaded
-    stays exportable, since export rebuilds the model from the run's config."""
-    source = getattr(getattr(model, "config", None), "name_or_path", None)
-    if not source or config.model.path is not None or config.architecture is not None:
-        return config
-    if Path(source).exists():  # absolute, so export finds it from any directory
-        source = str(Path(source).resolve())
-    update: dict[str, Any] = {"model": config.model.model_copy(update={"path": source})}
-    if config.lora is None and has_lora(model):
-        update["lora"] = _lora_section(model)
-    return config.model_copy(update=update)
-
-
-def _lora_section(model: Any) -> LoraSection:
-    """The `lora` config section that `apply_lora` would turn into `model`'s LoRA layers."""
-    from ttcustom.export.peft import adapter_config
-    from ttcustom.lora import hf_module_name
-    from ttcustom.nn.lora import LoRALinear
-
-    layers = {hf_module_name(model, n): m for n, m in model.named_modules()
-              if isinstance(m, LoRALinear)}
-    peft = adapter_config(model, layers, None)
-    return LoraSection(r=peft["r"], alpha=float(peft["lora_alpha"]),
-                       dropout=float(peft["lora_dropout"]), target_modules=peft["target_modules"])
-
-
 def _as_loader(data: Any, batch_size: int, shuffle: bool, seed: int, collator: Collator,
                sampler: Any, role: str) -> DataLoader:
     """A DataLoader from a DataLoader, a validated DataReport or a sequence of examples."""
