@@ -20,7 +20,7 @@ from ttcustom.autograd.tensor import Tensor
 from ttcustom.backends import Backend, get_backend
 from ttcustom.creation import from_torch, full
 from ttcustom.data.encode import IGNORE_INDEX
-from ttcustom.models.checkpointing import checkpoint
+from ttcustom.models.recompute import recompute
 from ttcustom.models.config import GELU_ACTS, ConfigError, ModelConfig
 from ttcustom.models.weights import WeightTable
 from ttcustom.nn import init
@@ -184,7 +184,7 @@ class CausalLM(Module):
         if self.gradient_checkpointing and self.training and is_grad_enabled() and kv_cache is None:
             replay = self.config.hidden_dropout > 0
             for layer in self.layers:
-                x = checkpoint(layer, x, lambda h, layer=layer: layer(h, inputs), replay)
+                x = recompute(layer, x, lambda h, layer=layer: layer(h, inputs), replay)
             return x
         caches = kv_cache.layers if kv_cache is not None else [None] * len(self.layers)
         for layer, cache in zip(self.layers, caches):

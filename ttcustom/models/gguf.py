@@ -117,11 +117,11 @@ def unpermute(weight: np.ndarray, heads: int) -> np.ndarray:
             .swapaxes(1, 2).reshape(weight.shape))
 
 
-def gguf_checkpoint(path: str | os.PathLike) -> tuple[ModelConfig, Any]:
-    """(config, Checkpoint) of a GGUF file for `ttcustom.models.loading.load_weights`."""
+def gguf_weights(path: str | os.PathLike) -> tuple[ModelConfig, Any]:
+    """(config, WeightSource) of a GGUF file for `ttcustom.models.loading.load_weights`."""
     import gguf
 
-    from ttcustom.models.loading import Checkpoint, Entry
+    from ttcustom.models.loading import Entry, WeightSource
 
     source = str(path)
     reader = _reader(path)
@@ -153,7 +153,7 @@ def gguf_checkpoint(path: str | os.PathLike) -> tuple[ModelConfig, Any]:
                 values = unpermute(values, heads[module])
             yield name, torch.from_numpy(np.ascontiguousarray(values))
 
-    return config, Checkpoint(source, entries, [(None, list(entries))], read)
+    return config, WeightSource(source, entries, [(None, list(entries))], read)
 
 
 def load_gguf_tokenizer(path: str | os.PathLike) -> Any:
@@ -164,5 +164,5 @@ def load_gguf_tokenizer(path: str | os.PathLike) -> Any:
     return AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
 
 
-__all__ = ["gguf_checkpoint", "gguf_hf_config", "hf_name", "is_gguf", "load_gguf_tokenizer",
+__all__ = ["gguf_weights", "gguf_hf_config", "hf_name", "is_gguf", "load_gguf_tokenizer",
            "unpermute"]

@@ -23,7 +23,7 @@ from ttcustom.backends import Backend
 from ttcustom.io import CheckpointError, iter_tensors, read_header
 from ttcustom.models.causal_lm import CausalLM
 from ttcustom.models.config import ConfigError, ModelConfig
-from ttcustom.models.gguf import gguf_checkpoint, is_gguf
+from ttcustom.models.gguf import gguf_weights, is_gguf
 from ttcustom.models.registry import model_class
 from ttcustom.models.sizecheck import check_model_fits
 from ttcustom.models.weights import relayout
@@ -43,8 +43,9 @@ class Entry:
 
 
 @dataclass
-class Checkpoint:
-    """Names, shapes and locations of a checkpoint's tensors, and a reader for them.
+class WeightSource:
+    """Names, shapes and locations of a pretrained model's tensors (its files or an
+    in-memory model), and a reader for them.
 
     `groups` lists (source, tensor names) per file, in reading order; `reader(source,
     names)` yields (name, host tensor) for names of one source. The model adopts the
@@ -71,23 +72,23 @@ def from_hf(
     allow_pickle: bool = False,
 ) -> CausalLM:
     """A ttcustom model from a transformers checkpoint directory, a llama.cpp `.gguf`
-    file (see `from_gguf`), a Hugging Face Hub id (see `resolve_checkpoint`) or an
+    file (see `from_gguf`), a Hugging Face Hub id (see `resolve_model_dir`) or an
     in-memory transformers model.
 
     `dtype` defaults to the backend's float type (fp32 on the reference backend); the
     checkpoint's own dtype is kept in `model.config.dtype` and used again by export.
     """
     if hasattr(source, "state_dict") and hasattr(source, "config"):
-        config, checkpoint = _from_transformers_model(source)
+        config, weights = _from_transformers_model(source)
     elif is_gguf(source):
-        config, checkpoint = gguf_checkpoint(source)
+        config, weights = gguf_weights(source)
     else:
-        config, checkpoint = _from_directory(resolve_checkpoint(source, allow_pickle),
+        config, weights = _from_directory(resolve_model_dir(source, allow_pickle),
                                              allow_pickle)
-    check_model_fits(config, dtype, checkpoint.label)
+    check_model_fits(config, dtype, weights.label)
     with init.skip_init():
         model = model_class(config.model_type)(config, dtype=dtype, backend=backend)
-    load_weights(model, checkpoint)
+    load_weights(model, weights)
     return model
 
 
@@ -103,7 +104,7 @@ HUB_ID = re.compile(r"[\w.-]+/[\w.-]+")
 HUB_FILES = ["*.json", "*.safetensors", "tokenizer.model", "*.txt", "*.jinja"]
 
 
-def resolve_checkpoint(source: str | os.PathLike, allow_pickle: bool = False) -> Path:
+def resolve_model_dir(source: str | os.PathLike, allow_pickle: bool = False) -> Path:
     """A local directory as is; a Hugging Face Hub id ("ORG/NAME") that is not a local
     path is fetched with huggingface_hub (its cache first): config, safetensors and
     tokenizer files only, pickles only with `allow_pickle`."""
@@ -128,7 +129,7 @@ def resolve_checkpoint(source: str | os.PathLike, allow_pickle: bool = False) ->
 def read_config(directory: str | os.PathLike) -> ModelConfig:
     """The `ModelConfig` of a checkpoint directory (its config.json) or a .gguf file."""
     if is_gguf(directory):
-        return gguf_checkpoint(directory)[0]
+        return gguf_weights(directory)[0]
     directory = Path(directory)
     if not directory.is_dir():
         raise CheckpointError(
@@ -156,14 +157,14 @@ def _read_json(path: Path) -> Any:
 
 
 # ---------------------------------------------------------------------- sources
-def _from_directory(directory: Path, allow_pickle: bool) -> tuple[ModelConfig, Checkpoint]:
+def _from_directory(directory: Path, allow_pickle: bool) -> tuple[ModelConfig, WeightSource]:
     config = read_config(directory)
     if (directory / SAFETENSORS_INDEX).is_file():
         index = directory / SAFETENSORS_INDEX
-        return config, _safetensors_checkpoint(directory, _read_index(index), index)
+        return config, _safetensors_weights(directory, _read_index(index), index)
     if (directory / SAFETENSORS).is_file():
         single = directory / SAFETENSORS
-        return config, _safetensors_checkpoint(directory, {single: []}, None)
+        return config, _safetensors_weights(directory, {single: []}, None)
     pickled = directory / PICKLE_INDEX if (directory / PICKLE_INDEX).is_file() else (
         directory / PICKLE if (directory / PICKLE).is_file() else None)
     if pickled is not None:
@@ -173,7 +174,7 @@ def _from_directory(directory: Path, allow_pickle: bool) -> tuple[ModelConfig, C
                 "default. Convert it to safetensors, or pass allow_pickle=True if you trust it"
             )
         files = list(_read_index(pickled)) if pickled.name.endswith(".json") else [pickled]
-        return config, _pickle_checkpoint(directory, files)
+        return config, _pickle_weights(directory, files)
     present = sorted(p.name for p in directory.iterdir())
     raise CheckpointError(
         f"{directory}: no weights found (looked for {SAFETENSORS}, {SAFETENSORS_INDEX}, "
@@ -209,8 +210,8 @@ def _shard_path(index_path: Path, shard: str) -> Path:
     return index_path.parent / relative
 
 
-def _safetensors_checkpoint(directory: Path, shards: dict[Path, list[str]],
-                            index: Path | None) -> Checkpoint:
+def _safetensors_weights(directory: Path, shards: dict[Path, list[str]],
+                            index: Path | None) -> WeightSource:
     headers = {path: read_header(path) for path in shards}
     entries: dict[str, Entry] = {}
     for path, header in headers.items():
@@ -221,10 +222,10 @@ def _safetensors_checkpoint(directory: Path, shards: dict[Path, list[str]],
             raise CheckpointError(f"{index}: lists {absent[:5]} in {path.name}, but that "
                                   "shard does not contain them (mismatched shards?)")
     groups = [(header, list(header.tensors)) for header in headers.values()]
-    return Checkpoint(str(directory), entries, groups, iter_tensors)
+    return WeightSource(str(directory), entries, groups, iter_tensors)
 
 
-def _pickle_checkpoint(directory: Path, files: list[Path]) -> Checkpoint:
+def _pickle_weights(directory: Path, files: list[Path]) -> WeightSource:
     loaded = {}
     entries: dict[str, Entry] = {}
     for path in files:
@@ -241,10 +242,10 @@ def _pickle_checkpoint(directory: Path, files: list[Path]) -> Checkpoint:
         for name in names:
             yield name, loaded[path][name].clone()
 
-    return Checkpoint(str(directory), entries, [(p, list(loaded[p])) for p in files], read)
+    return WeightSource(str(directory), entries, [(p, list(loaded[p])) for p in files], read)
 
 
-def _from_transformers_model(model: Any) -> tuple[ModelConfig, Checkpoint]:
+def _from_transformers_model(model: Any) -> tuple[ModelConfig, WeightSource]:
     label = f"in-memory {type(model).__name__}"
     config = ModelConfig.from_hf_dict(model.config.to_diff_dict(), source=f"{label} config")
     config.name_or_path = getattr(model.config, "_name_or_path", None) or None
@@ -255,7 +256,7 @@ def _from_transformers_model(model: Any) -> tuple[ModelConfig, Checkpoint]:
         for name in names:
             yield name, state[name].detach().to("cpu", copy=True)
 
-    return config, Checkpoint(label, entries, [(None, list(state))], read)
+    return config, WeightSource(label, entries, [(None, list(state))], read)
 
 
 # ---------------------------------------------------------------------- loading
@@ -264,7 +265,7 @@ def _listing(items: list[str], separator: str = ", ", limit: int = 12) -> str:
     return shown + (f"{separator}... and {len(items) - limit} more" if len(items) > limit else "")
 
 
-def load_weights(model: CausalLM, checkpoint: Checkpoint) -> None:
+def load_weights(model: CausalLM, weights: WeightSource) -> None:
     """Check names and shapes of all tensors, then copy them into `model` one by one."""
     table = model.weight_table
     own = model.state_dict(keep_vars=True)
@@ -275,7 +276,7 @@ def load_weights(model: CausalLM, checkpoint: Checkpoint) -> None:
 
     plan: dict[str, str] = {}  # checkpoint name -> our name
     unexpected, mismatched = [], []
-    for name, entry in checkpoint.entries.items():
+    for name, entry in weights.entries.items():
         key = table.canonical(name, by_hf)
         if key not in by_hf:
             if key != tied_head and not table.is_ignored(name):
@@ -299,14 +300,14 @@ def load_weights(model: CausalLM, checkpoint: Checkpoint) -> None:
         problems.append(f"unexpected tensors ({len(unexpected)}): " + _listing(unexpected))
     if problems:
         raise CheckpointError(
-            f"{checkpoint.label}: does not match the {model.config.architecture} its config "
+            f"{weights.label}: does not match the {model.config.architecture} its config "
             "describes (are config.json and the weights from the same checkpoint?). "
             + " | ".join(problems)
         )
-    floating = [e.dtype for e in checkpoint.entries.values() if e.dtype.is_floating_point]
+    floating = [e.dtype for e in weights.entries.values() if e.dtype.is_floating_point]
     if model.config.dtype is None and floating:
         model.config.dtype = str(floating[0]).removeprefix("torch.")
-    for name, tensor in checkpoint.read(set(plan)):
+    for name, tensor in weights.read(set(plan)):
         target = own[plan[name]]
         host = relayout(tensor, by_hf[table.canonical(name, by_hf)][1])
         # re-home the parameter on the uploaded array (no second copy into the

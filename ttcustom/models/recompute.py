@@ -1,4 +1,4 @@
-"""Gradient checkpointing: run a block without keeping its activations, recompute in backward.
+"""Activation recomputation ("gradient checkpointing" in transformers): run a block without keeping its activations, recompute in backward.
 
 The block's output is one graph node whose backward re-runs the block with grad enabled
 and back-propagates through that fresh graph. Parameter gradients accumulate straight
@@ -47,11 +47,11 @@ class _Recompute(Function):
         return (dx,) + (None,) * (len(ctx.needs_input_grad) - 1)
 
 
-def checkpoint(block: Module, x: Tensor, run: Callable[[Tensor], Tensor],
+def recompute(block: Module, x: Tensor, run: Callable[[Tensor], Tensor],
                replay_rng: bool = False) -> Tensor:
     """`run(x)` (a call of `block`) without saving its activations for backward."""
     trainable = [p for p in block.parameters() if p.requires_grad]
     return _Recompute.apply(x, *trainable, run=run, replay_rng=replay_rng)
 
 
-__all__ = ["checkpoint"]
+__all__ = ["recompute"]
