@@ -13,9 +13,8 @@ from ttcustom.memory.planner import (
     OPTIMIZERS,
     LoraSpec,
     MemoryPlan,
-    activation_bytes,
     largest_batch,
-    parameter_counts,
+    parameter_count,
     plan,
 )
 
@@ -27,9 +26,8 @@ __all__ = [
     "LoraSpec",
     "MemoryPlan",
     "System",
-    "activation_bytes",
     "get_system",
     "largest_batch",
-    "parameter_counts",
+    "parameter_count",
     "plan",
 ]

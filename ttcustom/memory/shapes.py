@@ -1,0 +1,190 @@
+"""A backend whose arrays are shapes and dtypes only, counting the bytes they would take.
+
+`ShapeBackend` is the reference backend on torch's "meta" device: every primitive runs
+the reference backend's own torch code, which on meta tensors computes result shapes
+and allocates nothing, so a 70B model's training step can be run in seconds. While
+`counting()` is active, every array torch creates (including the temporaries inside a
+primitive, which only torch sees) is added to `live` when it is made and taken off when
+its storage is freed; `peak` is the most alive at once. This is the accounting the CPU
+allocator does for the reference backend, without the memory.
+
+With `tile=True` each array is counted as a tt device stores it: in 32x32 tiles (the
+last two dims rounded up to 32; a 1-d array is one tile row tall), integers as int32,
+and the optimizer step is the tt backend's own (`TTBackend.adamw_step` / `sgd_step`:
+one parameter at a time, bfloat16 ones through moreh's fused in-place kernels).
+
+It is the memory planner's tool, not a user backend: `get_backend` cannot name it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import weakref
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import torch
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_leaves
+
+from ttcustom.backends.reference import ReferenceBackend
+from ttcustom.backends.tt.backend import TILE, TTBackend
+
+
+class LiveBytes(TorchDispatchMode):
+    """Counts the meta arrays torch creates while active: `live` bytes now, `peak`."""
+
+    def __init__(self, nbytes: Any) -> None:
+        super().__init__()
+        self.nbytes = nbytes
+        self.live = 0.0
+        self.peak = 0.0
+        self._alive: dict[int, float] = {}
+
+    def reset_peak(self) -> None:
+        """Make the peak start again from what is alive now."""
+        self.peak = self.live
+
+    def __torch_dispatch__(self, func: Any, types: Any, args: Any = (),
+                           kwargs: Any = None) -> Any:
+        out = func(*args, **(kwargs or {}))
+        for leaf in tree_leaves(out):
+            if isinstance(leaf, torch.Tensor) and leaf.device.type == "meta":
+                self._track(leaf)
+        return out
+
+    def _track(self, array: torch.Tensor) -> None:
+        storage = array.untyped_storage()
+        key = storage._cdata
+        if key in self._alive:  # a view, or an in-place op's result
+            return
+        size = self.nbytes(array, storage)
+        self._alive[key] = size
+        self.live += size
+        self.peak = max(self.peak, self.live)
+        weakref.finalize(storage, self._free, key)
+
+    def _free(self, key: int) -> None:
+        self.live -= self._alive.pop(key)
+
+
+class _MetaTTNN:
+    """The ttnn calls of `TTBackend`'s optimizer steps, on meta tensors: the fused moreh
+    kernels write their outputs in place (no new arrays), the rest are torch ops."""
+
+    bfloat16 = torch.bfloat16
+    add, multiply, subtract, divide = torch.add, torch.mul, torch.sub, torch.div
+    sqrt, clone = torch.sqrt, torch.clone
+
+    @staticmethod
+    def copy(src: torch.Tensor, dst: torch.Tensor) -> None:
+        dst.copy_(src)
+
+    @staticmethod
+    def moreh_adamw(*args: Any, **kwargs: Any) -> None:
+        """In place into param_out, exp_avg_out, exp_avg_sq_out."""
+
+    @staticmethod
+    def moreh_sgd(*args: Any, **kwargs: Any) -> None:
+        """In place into param_out and momentum_buffer_out."""
+
+
+class ShapeBackend(ReferenceBackend):
+    """The reference backend on "meta" arrays; `counting()` measures their bytes.
+
+    `element_bytes` overrides the bytes per element of some dtypes (the planner stands
+    bfloat8_b in with bfloat16 arrays counted at 1088/1024 bytes each).
+    """
+
+    def __init__(self, tile: bool = False,
+                 element_bytes: Mapping[torch.dtype, float] | None = None) -> None:
+        super().__init__("meta")
+        self.tile = tile
+        self.name = "shapes (tt tiles)" if tile else "shapes"
+        self.element_bytes = dict(element_bytes or {})
+        self.memory: LiveBytes | None = None
+
+    def __repr__(self) -> str:
+        return f"ShapeBackend(tile={self.tile})"
+
+    @contextlib.contextmanager
+    def counting(self) -> Iterator[LiveBytes]:
+        """Count every array created inside (live and peak bytes)."""
+        memory = LiveBytes(self._storage_bytes)
+        self.memory = memory
+        try:
+            with memory:
+                yield memory
+        finally:
+            self.memory = None
+
+    def nbytes(self, array: torch.Tensor) -> float:
+        """Bytes `array` takes on the device this backend describes."""
+        width = self._width(array.dtype)
+        if not self.tile:
+            return array.numel() * width
+        shape = tuple(array.shape) or (1,)
+        *lead, rows, cols = (1, *shape) if len(shape) == 1 else shape
+        return math.prod(lead) * _round_up(rows) * _round_up(cols) * width
+
+    def _storage_bytes(self, array: torch.Tensor, storage: torch.UntypedStorage) -> float:
+        if storage.nbytes() == array.numel() * array.element_size():
+            return self.nbytes(array)
+        # a view of a larger new buffer: count the buffer, at this backend's widths
+        return storage.nbytes() / array.element_size() * self._width(array.dtype)
+
+    def _width(self, dtype: torch.dtype) -> float:
+        if dtype in self.element_bytes:
+            return self.element_bytes[dtype]
+        if self.tile and not dtype.is_floating_point:
+            return 4.0  # tt stores integers (and masks) as int32
+        return float(dtype.itemsize)
+
+    # ----------------------------------------------------------- where meta is not the CPU
+    def storage_id(self, a):
+        return id(a.untyped_storage())  # every meta storage's data_ptr is 0
+
+    def _use_flash_cpu(self, q, mask) -> bool:
+        return mask is None or mask.dtype == q.dtype  # the CPU's path, whatever the device
+
+    def dropout_mask(self, shape, p, seed, dtype):
+        return torch.empty(shape, dtype=dtype, device=self.device)
+
+    # ------------------------------------------------------------------ tt's optimizer
+    def adamw_step(self, *args: Any, **kwargs: Any) -> None:
+        if not self.tile:
+            return super().adamw_step(*args, **kwargs)  # the CPU's grouping
+        return TTBackend.adamw_step(_TTOptimizer(), *args, **kwargs)
+
+    def sgd_step(self, *args: Any, **kwargs: Any) -> list:
+        if not self.tile:
+            return super().sgd_step(*args, **kwargs)
+        return TTBackend.sgd_step(_TTOptimizer(), *args, **kwargs)
+
+
+class _TTOptimizer:
+    """A stand-in for the `TTBackend` whose optimizer steps the tile mode runs: the
+    attributes those steps and their float32 composites use, ttnn's calls on meta."""
+
+    ttnn = _MetaTTNN
+    kernel_config = None
+
+    def _written(self, array: Any) -> None:
+        """Nothing is derived from the arrays of a shape backend."""
+
+    def copy_(self, dst: Any, src: Any) -> None:
+        dst.copy_(src)
+
+    def empty(self, shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
+        return torch.empty(shape, dtype=like.dtype, device=like.device)
+
+    def shape(self, a: torch.Tensor) -> tuple[int, ...]:
+        return tuple(a.shape)
+
+
+def _round_up(n: int) -> int:
+    return -(-n // TILE) * TILE
+
+
+__all__ = ["LiveBytes", "ShapeBackend"]
