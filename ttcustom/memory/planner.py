@@ -138,24 +138,38 @@ def largest_batch(system: System, model_config: ModelConfig | Mapping[str, Any],
     """The largest per-device batch whose step fits each chip of `system` (data parallel
     over all its chips); 0 when not even one sequence fits."""
 
-    def peak(batch: int) -> int:
-        return plan(model_config, batch, seq_len, world_size=system.chips, **options).peak
-
     budget = system.usable_per_chip
-    one = peak(1)
-    if one > budget:
+
+    def measure(batch: int) -> MemoryPlan:
+        return plan(model_config, batch, seq_len, world_size=system.chips, **options)
+
+    first = measure(1)
+    if first.peak > budget:
         return 0
-    # memory grows about linearly with the batch: start the search where the line
-    # through batches 1 and 2 crosses the budget, then check it by measuring
-    per_sequence = max(peak(2) - one, 1)
-    guess = max(1, min(limit, 1 + (budget - one) // per_sequence))
-    low, high = (guess, guess + 1) if peak(guess) <= budget else (1, guess)
-    while high <= limit and peak(high) <= budget:
-        low, high = high, 2 * high
-    high = min(high, limit + 1)
+    second = measure(2)
+    # Memory grows about linearly with the batch (the activations exactly). After a
+    # batch that fits, step along the line through the last two that fit (at least as
+    # steep as the activations); after one that does not, along the line between it
+    # and the largest that fits; bisect when two steps in a row did not halve the range.
+    least_slope = max(second.activations - first.activations, 1)
+    low, low_peak, high, high_peak = 1, first.peak, limit + 1, None
+    slope, fitted, slow_steps = max(second.peak - first.peak, least_slope), True, 0
     while high - low > 1:
-        middle = (low + high) // 2
-        low, high = (middle, high) if peak(middle) <= budget else (low, middle)
+        if slow_steps >= 2:
+            guess = (low + high) // 2
+        elif fitted or high_peak is None:
+            guess = low + int((budget - low_peak) // slope)
+        else:
+            guess = low + (budget - low_peak) * (high - low) // (high_peak - low_peak)
+        guess = min(max(guess, low + 1), high - 1)
+        width, measured = high - low, measure(guess).peak
+        fitted = measured <= budget
+        if fitted:
+            slope = max((measured - low_peak) / (guess - low), least_slope)
+            low, low_peak = guess, measured
+        else:
+            high, high_peak = guess, measured
+        slow_steps = slow_steps + 1 if 2 * (high - low) > width else 0
     return low
 
 
