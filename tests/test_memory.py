@@ -97,7 +97,7 @@ def _config(model_type: str, **changes) -> ModelConfig:
 
 @pytest.mark.parametrize("model_type", FAMILIES)
 def test_parameter_count_matches_transformers(model_type):
-    config = _config(model_type, num_hidden_layers=3)  # counted from 1- and 2-block models
+    config = _config(model_type, num_hidden_layers=3)  # counted from a one-block model
     hf_config = transformers.AutoConfig.for_model(**config.to_hf_dict())
     reference = transformers.AutoModelForCausalLM.from_config(hf_config).num_parameters()
     assert parameter_count(config) == reference

@@ -174,10 +174,11 @@ def largest_batch(system: System, model_config: ModelConfig | Mapping[str, Any],
 
 
 def parameter_count(config: ModelConfig) -> int:
-    """Parameters of the model `config` describes, from models of one and two blocks
-    built on the shape backend (nothing is allocated, however large the config)."""
-    one, two = (_parameters(config.replace(num_hidden_layers=n)) for n in (1, 2))
-    return one + (config.num_hidden_layers - 1) * (two - one)
+    """Parameters of the model `config` describes, from a one-block model built on the
+    shape backend (nothing is allocated, however large the config)."""
+    model = _build(config.replace(num_hidden_layers=1), "bfloat16", None, ShapeBackend())
+    block = sum(p.numel() for p in model.layers[0].parameters())
+    return sum(p.numel() for p in model.parameters()) + (config.num_hidden_layers - 1) * block
 
 
 # ---------------------------------------------------------------------- inputs
@@ -211,7 +212,7 @@ def as_lora_spec(lora: Any) -> LoraSpec | None:
 def _build(config: ModelConfig, dtype: str, lora: LoraSpec | None, backend: ShapeBackend) -> Any:
     """The recipe's model on `backend`: uninitialised (values do not change memory)."""
     from ttcustom.lora import apply_lora
-    from ttcustom.models.registry import model_class
+    from ttcustom.models import model_class
     from ttcustom.nn import init
 
     # bfloat8_b: bfloat16 arrays, counted at bfloat8_b's width (ShapeBackend.element_bytes)
@@ -221,11 +222,6 @@ def _build(config: ModelConfig, dtype: str, lora: LoraSpec | None, backend: Shap
         if lora is not None:
             apply_lora(model, r=lora.r, target_modules=lora.target_modules)
     return model
-
-
-def _parameters(config: ModelConfig) -> int:
-    model = _build(config, "bfloat16", None, ShapeBackend())
-    return sum(p.numel() for p in model.parameters())
 
 
 def _optimizer(model: Any, name: str) -> Any:

@@ -2,7 +2,7 @@
 
 A config.json with `hidden_size: 1000000000` or a million layers would otherwise
 allocate (or build modules) for minutes before failing; the memory planner's parameter
-count (models of one and two blocks built on its shape-only backend) turns that into one
+count (a one-block model built on its shape-only backend) turns that into one
 line naming the sizes.
 """
 
