@@ -133,44 +133,56 @@ def plan(
                       ddp_buffers=step["gradients"] if world_size > 1 else 0)
 
 
+#: (peak, activations) by batch size, per model and step shape `largest_batch` searched
+_SEARCHED: dict[tuple, dict[int, tuple[int, int]]] = {}
+
+
 def largest_batch(system: System, model_config: ModelConfig | Mapping[str, Any], seq_len: int,
                   limit: int = 1 << 16, **options: Any) -> int:
     """The largest per-device batch whose step fits each chip of `system` (data parallel
     over all its chips); 0 when not even one sequence fits."""
-
+    config = as_model_config(model_config)
     budget = system.usable_per_chip
+    known = _SEARCHED.setdefault(
+        (repr(config), seq_len, system.chips > 1, repr(sorted(options.items()))), {})
 
-    def measure(batch: int) -> MemoryPlan:
-        return plan(model_config, batch, seq_len, world_size=system.chips, **options)
+    def peak(batch: int) -> int:
+        if batch not in known:
+            measured = plan(config, batch, seq_len, world_size=system.chips, **options)
+            known[batch] = (measured.peak, measured.activations)
+        return known[batch][0]
 
-    first = measure(1)
-    if first.peak > budget:
+    if peak(1) > budget:
         return 0
-    second = measure(2)
+    peak(2)
     # Memory grows about linearly with the batch (the activations exactly). After a
     # batch that fits, step along the line through the last two that fit (at least as
     # steep as the activations); after one that does not, along the line between it
     # and the largest that fits; bisect when two steps in a row did not halve the range.
-    least_slope = max(second.activations - first.activations, 1)
-    low, low_peak, high, high_peak = 1, first.peak, limit + 1, None
-    slope, fitted, slow_steps = max(second.peak - first.peak, least_slope), True, 0
+    # Earlier searches of the same step (other systems) narrow the range to start with.
+    least_slope = max(known[2][1] - known[1][1], 1)
+    fits = sorted(b for b, (p, _) in known.items() if p <= budget)
+    low, low_peak = fits[-1], known[fits[-1]][0]
+    high = min((b for b, (p, _) in known.items() if p > budget), default=limit + 1)
+    slope = max((low_peak - known[fits[-2]][0]) / (low - fits[-2]), least_slope)
+    fitted, slow_steps = True, 0
     while high - low > 1:
         if slow_steps >= 2:
             guess = (low + high) // 2
-        elif fitted or high_peak is None:
+        elif fitted or high not in known:
             guess = low + int((budget - low_peak) // slope)
         else:
-            guess = low + (budget - low_peak) * (high - low) // (high_peak - low_peak)
+            guess = low + (budget - low_peak) * (high - low) // (known[high][0] - low_peak)
         guess = min(max(guess, low + 1), high - 1)
-        width, measured = high - low, measure(guess).peak
+        width, measured = high - low, peak(guess)
         fitted = measured <= budget
         if fitted:
             slope = max((measured - low_peak) / (guess - low), least_slope)
             low, low_peak = guess, measured
         else:
-            high, high_peak = guess, measured
+            high = guess
         slow_steps = slow_steps + 1 if 2 * (high - low) > width else 0
-    return low
+    return min(low, limit)
 
 
 def parameter_count(config: ModelConfig) -> int:
