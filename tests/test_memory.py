@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import json
+import math
 import weakref
 
 import pytest
@@ -19,7 +20,15 @@ from benchmarks.workloads import Lora, Workload
 from ttcustom.autograd.function import AccumulateGrad
 from ttcustom.cli import main as cli_main
 from ttcustom.lora import apply_lora
-from ttcustom.memory import SYSTEMS, LoraSpec, largest_batch, parameter_count, plan
+from ttcustom.memory import (
+    SYSTEMS,
+    USABLE_FRACTION,
+    LoraSpec,
+    System,
+    largest_batch,
+    parameter_count,
+    plan,
+)
 from ttcustom.memory.shapes import ShapeBackend
 from ttcustom.models import ModelConfig, build_model
 
@@ -192,6 +201,15 @@ def test_tiles_round_the_last_two_dims_up_to_multiples_of_32(shape, tiled):
     array = torch.empty(shape, dtype=torch.bfloat16, device="meta")
     assert ShapeBackend(tile=True).nbytes(array) == tiled * 2
     assert ShapeBackend(tile=False).nbytes(array) == array.numel() * 2
+
+
+@pytest.mark.parametrize("fitting", [1, 2, 7])
+def test_largest_batch_finds_the_edge_between_measured_batches(fitting):
+    config = _config("llama")
+    peaks = [plan(config, batch, 64).peak for batch in (fitting, fitting + 1)]
+    dram = math.ceil(sum(peaks) / 2 / USABLE_FRACTION)  # between the two peaks
+    system = System("test", 1, dram, "a chip that fits exactly the batch of `fitting`")
+    assert largest_batch(system, config, 64) == fitting
 
 
 def test_tt_plans_run_the_tt_backends_optimizer_step():

@@ -160,11 +160,14 @@ def largest_batch(system: System, model_config: ModelConfig | Mapping[str, Any],
     # steep as the activations); after one that does not, along the line between it
     # and the largest that fits; bisect when two steps in a row did not halve the range.
     # Earlier searches of the same step (other systems) narrow the range to start with.
-    least_slope = max(known[2][1] - known[1][1], 1)
     fits = sorted(b for b, (p, _) in known.items() if p <= budget)
+    if fits[-1] >= limit:
+        return limit
     low, low_peak = fits[-1], known[fits[-1]][0]
     high = min((b for b, (p, _) in known.items() if p > budget), default=limit + 1)
-    slope = max((low_peak - known[fits[-2]][0]) / (low - fits[-2]), least_slope)
+    least_slope = max(known[2][1] - known[1][1], 1)
+    slope = (max((low_peak - known[fits[-2]][0]) / (low - fits[-2]), least_slope)
+             if len(fits) > 1 else least_slope)
     fitted, slow_steps = True, 0
     while high - low > 1:
         if slow_steps >= 2:
@@ -182,7 +185,7 @@ def largest_batch(system: System, model_config: ModelConfig | Mapping[str, Any],
         else:
             high = guess
         slow_steps = slow_steps + 1 if 2 * (high - low) > width else 0
-    return min(low, limit)
+    return low
 
 
 def parameter_count(config: ModelConfig) -> int:
