@@ -232,7 +232,7 @@ def _build(config: ModelConfig, dtype: str, lora: LoraSpec | None, backend: Shap
 
     # bfloat8_b: bfloat16 arrays, counted at bfloat8_b's width (ShapeBackend.element_bytes)
     torch_dtype = torch.float32 if dtype == "float32" else torch.bfloat16
-    with init.skip_init():
+    with backend.host_on_meta(), init.skip_init():
         model = model_class(config.model_type)(config, dtype=torch_dtype, backend=backend)
         if lora is not None:
             apply_lora(model, r=lora.r, target_modules=lora.target_modules)

@@ -28,7 +28,7 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
 
-from ttcustom.backends.reference import ReferenceBackend
+from ttcustom.backends.reference import ReferenceBackend, _flash_cpu_takes_gqa
 from ttcustom.backends.tt.backend import TILE, TTBackend
 
 
@@ -100,24 +100,26 @@ class ShapeBackend(ReferenceBackend):
     def __init__(self, tile: bool = False,
                  element_bytes: Mapping[torch.dtype, float] | None = None) -> None:
         super().__init__("meta")
+        _flash_cpu_takes_gqa()  # the CPU kernel's answer, asked before host tensors are meta
         self.tile = tile
         self.name = "shapes (tt tiles)" if tile else "shapes"
         self.element_bytes = dict(element_bytes or {})
-        self.memory: LiveBytes | None = None
 
     def __repr__(self) -> str:
         return f"ShapeBackend(tile={self.tile})"
 
     @contextlib.contextmanager
     def counting(self) -> Iterator[LiveBytes]:
-        """Count every array created inside (live and peak bytes)."""
+        """Count every array created inside (live and peak bytes); `host_on_meta` too."""
         memory = LiveBytes(self._storage_bytes)
-        self.memory = memory
-        try:
-            with memory:
-                yield memory
-        finally:
-            self.memory = None
+        with self.host_on_meta(), memory:
+            yield memory
+
+    @staticmethod
+    def host_on_meta() -> contextlib.AbstractContextManager:
+        """Inside, host torch tensors are meta as well: what a model computes on the host
+        and uploads (rotary tables, masks) takes no memory either, however large."""
+        return torch.device("meta")
 
     def nbytes(self, array: torch.Tensor) -> float:
         """Bytes `array` takes on the device this backend describes."""
