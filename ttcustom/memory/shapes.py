@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import math
 import weakref
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import torch
@@ -35,7 +35,7 @@ from ttcustom.backends.tt.backend import TILE, TTBackend
 class LiveBytes(TorchDispatchMode):
     """Counts the meta arrays torch creates while active: `live` bytes now, `peak`."""
 
-    def __init__(self, nbytes: Any) -> None:
+    def __init__(self, nbytes: Callable[[torch.Tensor, torch.UntypedStorage], float]) -> None:
         super().__init__()
         self.nbytes = nbytes
         self.live = 0.0
