@@ -36,9 +36,6 @@ from ttcustom.models.config import ModelConfig
 #: bytes per element; bfloat8_b stores a 32x32 tile as 1024 mantissas + 64 exponent bytes
 DTYPE_BYTES = {"float32": 4.0, "bfloat16": 2.0, "bfloat8_b": 1088 / 1024}
 OPTIMIZERS = ("adamw", "sgd", "sgd_momentum")
-#: the recipe's defaults for what the planner's step runs (values do not change memory)
-_MOMENTUM = 0.9
-_WEIGHT_DECAY = 0.01
 
 
 @dataclass(frozen=True)
@@ -240,13 +237,18 @@ def _build(config: ModelConfig, dtype: str, lora: LoraSpec | None, backend: Shap
 
 
 def _optimizer(model: Any, name: str) -> Any:
+    """The recipe's optimizer at the config's defaults (values do not change memory,
+    whether weight decay and momentum are on does)."""
     from ttcustom import optim
+    from ttcustom.train.config import TrainingSection
     from ttcustom.train.recipe import parameter_groups
 
-    groups = parameter_groups(model, _WEIGHT_DECAY)
+    default = {key: spec.default for key, spec in TrainingSection.model_fields.items()}
+    groups = parameter_groups(model, default["weight_decay"])
     if name == "adamw":
-        return optim.AdamW(groups)
-    return optim.SGD(groups, lr=1e-3, momentum=_MOMENTUM if name == "sgd_momentum" else 0.0)
+        return optim.AdamW(groups, lr=default["learning_rate"])
+    return optim.SGD(groups, lr=default["learning_rate"],
+                     momentum=0.9 if name == "sgd_momentum" else 0.0)
 
 
 #: measured steps by (repr(config), the other arguments of `_measure`)
