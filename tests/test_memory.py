@@ -212,6 +212,12 @@ def test_largest_batch_finds_the_edge_between_measured_batches(fitting):
     assert largest_batch(system, config, 64) == fitting
 
 
+@pytest.mark.parametrize("optimizer,arrays", [("adamw", 2), ("sgd_momentum", 1), ("sgd", 0)])
+def test_optimizer_state_is_what_the_optimizer_creates(optimizer, arrays):
+    estimate = plan(_config("llama"), 1, 32, "float32", optimizer)
+    assert estimate.optimizer_state == arrays * estimate.gradients
+
+
 def test_tt_plans_run_the_tt_backends_optimizer_step():
     # tt: moreh_adamw updates each bfloat16 parameter in place, so the step adds nothing;
     # the CPU reference takes sqrt(v) of a group at a time, the embedding being one alone
