@@ -1,5 +1,8 @@
 """Device-memory planning: will a training config fit, and with what batch size.
 
+The planner runs one training step of the real model on a shape-only backend
+(`ttcustom.memory.shapes`) and counts the bytes of its arrays; nothing is allocated.
+
     from ttcustom.memory import plan
     estimate = plan(model_config, batch_size=8, seq_len=2048, dtype="bfloat16", tile=True)
     estimate.peak, estimate.fits(SYSTEMS["n150"])
