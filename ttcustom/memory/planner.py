@@ -130,8 +130,8 @@ def plan(
                       ddp_buffers=step["gradients"] if world_size > 1 else 0)
 
 
-#: (peak, activations) by batch size, per model and step shape `largest_batch` searched
-_SEARCHED: dict[tuple, dict[int, tuple[int, int]]] = {}
+#: the batch sizes `largest_batch` measured, per model and step shape (any world size)
+_SEARCHED: dict[tuple, set[int]] = {}
 
 
 def largest_batch(system: System, model_config: ModelConfig | Mapping[str, Any], seq_len: int,
@@ -140,30 +140,29 @@ def largest_batch(system: System, model_config: ModelConfig | Mapping[str, Any],
     over all its chips); 0 when not even one sequence fits."""
     config = as_model_config(model_config)
     budget = system.usable_per_chip
-    known = _SEARCHED.setdefault(
-        (repr(config), seq_len, system.chips > 1, repr(sorted(options.items()))), {})
+    known = _SEARCHED.setdefault((repr(config), seq_len, repr(sorted(options.items()))), set())
+
+    def measure(batch: int) -> MemoryPlan:
+        known.add(batch)
+        return plan(config, batch, seq_len, world_size=system.chips, **options)
 
     def peak(batch: int) -> int:
-        if batch not in known:
-            measured = plan(config, batch, seq_len, world_size=system.chips, **options)
-            known[batch] = (measured.peak, measured.activations)
-        return known[batch][0]
+        return measure(batch).peak
 
     if peak(1) > budget:
         return 0
-    peak(2)
     # Memory grows about linearly with the batch (the activations exactly). After a
     # batch that fits, step along the line through the last two that fit (at least as
     # steep as the activations); after one that does not, along the line between it
     # and the largest that fits; bisect when two steps in a row did not halve the range.
-    # Earlier searches of the same step (other systems) narrow the range to start with.
-    fits = sorted(b for b, (p, _) in known.items() if p <= budget)
+    # Batches measured for other systems (each measured once) narrow the range first.
+    least_slope = max(measure(2).activations - measure(1).activations, 1)
+    fits = sorted(b for b in known if peak(b) <= budget)
     if fits[-1] >= limit:
         return limit
-    low, low_peak = fits[-1], known[fits[-1]][0]
-    high = min((b for b, (p, _) in known.items() if p > budget), default=limit + 1)
-    least_slope = max(known[2][1] - known[1][1], 1)
-    slope = (max((low_peak - known[fits[-2]][0]) / (low - fits[-2]), least_slope)
+    low, low_peak = fits[-1], peak(fits[-1])
+    high = min((b for b in known if peak(b) > budget), default=limit + 1)
+    slope = (max((low_peak - peak(fits[-2])) / (low - fits[-2]), least_slope)
              if len(fits) > 1 else least_slope)
     fitted, slow_steps = True, 0
     while high - low > 1:
@@ -172,7 +171,7 @@ def largest_batch(system: System, model_config: ModelConfig | Mapping[str, Any],
         elif fitted or high not in known:
             guess = low + int((budget - low_peak) // slope)
         else:
-            guess = low + (budget - low_peak) * (high - low) // (known[high][0] - low_peak)
+            guess = low + (budget - low_peak) * (high - low) // (peak(high) - low_peak)
         guess = min(max(guess, low + 1), high - 1)
         width, measured = high - low, peak(guess)
         fitted = measured <= budget
