@@ -226,6 +226,20 @@ def test_tt_plans_run_the_tt_backends_optimizer_step():
     assert plan(config, 1, 32).step_temporaries == pytest.approx(4096 * 128 * 2, rel=0.01)
 
 
+def test_tt_lora_plans_hold_a_copy_of_each_frozen_linear_weight():
+    # the tt backend lays each frozen linear weight out once as [in, out] and keeps it
+    # (TTBackend.hold_frozen); dims and r are multiples of 32, so tiles add no padding
+    config = _config("llama")
+    model = apply_lora(build_model(config, dtype=torch.bfloat16), r=32, target_modules=["q_proj"])
+    frozen = sum(p.numel() for n, p in model.named_parameters()
+                 if n.endswith("weight") and p.ndim == 2 and not p.requires_grad
+                 and "embed" not in n)
+    adapters = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    full = plan(config, 1, 32, tile=True)
+    lora = plan(config, 1, 32, tile=True, lora=LoraSpec(32, ("q_proj",)))
+    assert lora.weights - full.weights == (frozen + adapters) * 2
+
+
 def _peak_rss_since(baseline: int) -> int:
     status = dict(line.split(":", 1) for line in open("/proc/self/status"))
     return int(status["VmHWM"].split()[0]) * 1024 - baseline

@@ -9,9 +9,11 @@ its storage is freed; `peak` is the most alive at once. This is the accounting t
 allocator does for the reference backend, without the memory.
 
 With `tile=True` each array is counted as a tt device stores it: in 32x32 tiles (the
-last two dims rounded up to 32; a 1-d array is one tile row tall), integers as int32,
-and the optimizer step is the tt backend's own (`TTBackend.adamw_step` / `sgd_step`:
-one parameter at a time, bfloat16 ones through moreh's fused in-place kernels).
+last two dims rounded up to 32; a 1-d array is one tile row tall), integers as int32;
+frozen linear weights get the [in, out] copy the tt backend keeps of each
+(`FrozenLayouts`), and the optimizer step is the tt backend's own
+(`TTBackend.adamw_step` / `sgd_step`: one parameter at a time, bfloat16 ones through
+moreh's fused in-place kernels).
 
 It is the memory planner's tool, not a user backend: `get_backend` cannot name it.
 """
@@ -30,6 +32,7 @@ from torch.utils._pytree import tree_leaves
 
 from ttcustom.backends.reference import ReferenceBackend, _flash_cpu_takes_gqa
 from ttcustom.backends.tt.backend import TILE, TTBackend
+from ttcustom.backends.tt.frozen import FrozenLayouts
 
 
 class LiveBytes(TorchDispatchMode):
@@ -104,6 +107,8 @@ class ShapeBackend(ReferenceBackend):
         self.tile = tile
         self.name = "shapes (tt tiles)" if tile else "shapes"
         self.element_bytes = dict(element_bytes or {})
+        #: tt keeps each frozen linear weight's [in, out] copy (`TTBackend.hold_frozen`)
+        self.frozen = FrozenLayouts(lambda weight: weight.transpose(-2, -1).contiguous())
 
     def __repr__(self) -> str:
         return f"ShapeBackend(tile={self.tile})"
@@ -153,7 +158,15 @@ class ShapeBackend(ReferenceBackend):
     def dropout_mask(self, shape, p, seed, dtype):
         return torch.empty(shape, dtype=dtype, device=self.device)
 
-    # ------------------------------------------------------------------ tt's optimizer
+    # ------------------------------------------------------------------ tt's own memory
+    def hold_frozen(self, weight):
+        if self.tile:
+            self.frozen.hold(weight)
+
+    def frozen_bytes(self) -> float:
+        """Bytes of the frozen weights' copies held (tiles: as the tt backend holds them)."""
+        return sum(self.nbytes(copy) for copy in self.frozen.copies())
+
     def adamw_step(self, *args: Any, **kwargs: Any) -> None:
         if not self.tile:
             return super().adamw_step(*args, **kwargs)  # the CPU's grouping
