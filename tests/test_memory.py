@@ -240,6 +240,15 @@ def test_tt_lora_plans_hold_a_copy_of_each_frozen_linear_weight():
     assert lora.weights - full.weights == (frozen + adapters) * 2
 
 
+def test_tt_plans_form_the_attention_scores_as_the_tt_backend_does():
+    # tt's training attention forms fp32 scores [B, H, S, S] (its fused kernel returns
+    # no logsumexp); the CPU's flash attention never holds them
+    config = _config("llama", max_position_embeddings=512)
+    scores = 1 * config.num_attention_heads * 512 * 512 * 4
+    assert plan(config, 1, 512, tile=True).backward_temporaries >= scores
+    assert plan(config, 1, 512).backward_temporaries < scores
+
+
 def _peak_rss_since(baseline: int) -> int:
     status = dict(line.split(":", 1) for line in open("/proc/self/status"))
     return int(status["VmHWM"].split()[0]) * 1024 - baseline

@@ -288,8 +288,9 @@ def _measure_step(config: ModelConfig, batch: int, seq_len: int, dtype: str, opt
                        for _ in range(2))
         memory.reset_peak()
         loss = model(ids, labels=labels).loss
-        # frozen weights' copies are made by the first forward and kept, like weights
-        weights += backend.frozen_bytes()
+        # what tt keeps once the first forward made it (frozen weights' copies, causal
+        # masks) is held through every later step, like the weights
+        weights += backend.kept_bytes()
         activations = memory.live - weights
         loss.backward()
         del loss, ids, labels

@@ -11,9 +11,11 @@ allocator does for the reference backend, without the memory.
 With `tile=True` each array is counted as a tt device stores it: in 32x32 tiles (the
 last two dims rounded up to 32; a 1-d array is one tile row tall), integers as int32;
 frozen linear weights get the [in, out] copy the tt backend keeps of each
-(`FrozenLayouts`), and the optimizer step is the tt backend's own
-(`TTBackend.adamw_step` / `sgd_step`: one parameter at a time, bfloat16 ones through
-moreh's fused in-place kernels).
+(`FrozenLayouts`), and where the tt backend's training code is its own it is run
+instead of the reference's, on a stand-in for its ttnn calls: attention
+(`composite.attention`, fp32 scores formed explicitly, causal masks kept) and the
+optimizer steps (`TTBackend.adamw_step` / `sgd_step`: one parameter at a time,
+bfloat16 ones through moreh's fused in-place kernels).
 
 It is the memory planner's tool, not a user backend: `get_backend` cannot name it.
 """
@@ -31,6 +33,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
 
 from ttcustom.backends.reference import ReferenceBackend, _flash_cpu_takes_gqa
+from ttcustom.backends.tt import composite as C
 from ttcustom.backends.tt.backend import TILE, TTBackend
 from ttcustom.backends.tt.frozen import FrozenLayouts
 
@@ -73,12 +76,17 @@ class LiveBytes(TorchDispatchMode):
 
 
 class _MetaTTNN:
-    """The ttnn calls of `TTBackend`'s optimizer steps, on meta tensors: the fused moreh
-    kernels write their outputs in place (no new arrays), the rest are torch ops."""
+    """The ttnn calls of the `TTBackend` code the tile mode runs (optimizer steps,
+    training attention), on meta tensors: the fused moreh kernels write their outputs in
+    place (no new arrays), the rest are torch ops."""
 
     bfloat16 = torch.bfloat16
     add, multiply, subtract, divide = torch.add, torch.mul, torch.sub, torch.div
-    sqrt, clone = torch.sqrt, torch.clone
+    sqrt, exp, log, clone, triu = torch.sqrt, torch.exp, torch.log, torch.clone, torch.triu
+
+    @staticmethod
+    def max(a: torch.Tensor, dim: int, keepdim: bool) -> torch.Tensor:
+        return torch.amax(a, dim, keepdim)
 
     @staticmethod
     def copy(src: torch.Tensor, dst: torch.Tensor) -> None:
@@ -109,6 +117,7 @@ class ShapeBackend(ReferenceBackend):
         self.element_bytes = dict(element_bytes or {})
         #: tt keeps each frozen linear weight's [in, out] copy (`TTBackend.hold_frozen`)
         self.frozen = FrozenLayouts(lambda weight: weight.transpose(-2, -1).contiguous())
+        self._tt = _TTStandIn(self)
 
     def __repr__(self) -> str:
         return f"ShapeBackend(tile={self.tile})"
@@ -163,39 +172,75 @@ class ShapeBackend(ReferenceBackend):
         if self.tile:
             self.frozen.hold(weight)
 
-    def frozen_bytes(self) -> float:
-        """Bytes of the frozen weights' copies held (tiles: as the tt backend holds them)."""
-        return sum(self.nbytes(copy) for copy in self.frozen.copies())
+    def kept_bytes(self) -> float:
+        """Bytes the tt backend keeps across steps once a forward made them: frozen
+        weights' copies and device constants (causal masks); none without tiles."""
+        kept = [*self.frozen.copies(), *self._tt._constants.values()]
+        return sum(self.nbytes(array) for array in kept)
+
+    def sdpa(self, q, k, v, mask, is_causal, scale, need_logsumexp=True):
+        if not (self.tile and need_logsumexp):
+            return super().sdpa(q, k, v, mask, is_causal, scale, need_logsumexp)
+        return C.attention(self._tt, q, k, v, mask, is_causal, scale)
+
+    def sdpa_backward(self, grad, q, k, v, out, logsumexp, mask, is_causal, scale):
+        if not self.tile:
+            return super().sdpa_backward(grad, q, k, v, out, logsumexp, mask, is_causal, scale)
+        return C.attention_backward(self._tt, grad, q, k, v, out, logsumexp, mask, is_causal,
+                                    scale)
 
     def adamw_step(self, *args: Any, **kwargs: Any) -> None:
         if not self.tile:
             return super().adamw_step(*args, **kwargs)  # the CPU's grouping
-        return TTBackend.adamw_step(_TTOptimizer(), *args, **kwargs)
+        return TTBackend.adamw_step(self._tt, *args, **kwargs)
 
     def sgd_step(self, *args: Any, **kwargs: Any) -> list:
         if not self.tile:
             return super().sgd_step(*args, **kwargs)
-        return TTBackend.sgd_step(_TTOptimizer(), *args, **kwargs)
+        return TTBackend.sgd_step(self._tt, *args, **kwargs)
 
 
-class _TTOptimizer:
-    """A stand-in for the `TTBackend` whose optimizer steps the tile mode runs: the
-    attributes those steps and their float32 composites use, ttnn's calls on meta."""
+class _TTStandIn:
+    """The `TTBackend` whose code the tile mode runs (its training attention, its
+    optimizer steps): ttnn's calls on meta tensors, the tt backend's own helpers those
+    need, and the shape backend's primitives for the rest of the protocol."""
 
     ttnn = _MetaTTNN
     kernel_config = None
+    constant = TTBackend.constant  # device constants (causal masks), kept like tt keeps them
+    logsumexp_last = TTBackend.logsumexp_last
+
+    def __init__(self, backend: ShapeBackend) -> None:
+        self._backend = backend
+        self._constants: dict[tuple, Any] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._backend, name)
 
     def _written(self, array: Any) -> None:
         """Nothing is derived from the arrays of a shape backend."""
 
+    def _sum(self, a: torch.Tensor, dims: Any, keepdim: bool) -> torch.Tensor:
+        return self._backend.sum(a, dims, keepdim)
+
     def copy_(self, dst: Any, src: Any) -> None:
         dst.copy_(src)
+
+    def reshape(self, a: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
+        """A new array when the last dim changes (tiles are re-laid: a [..., 1] column
+        padded to 32 becomes a row), a view otherwise."""
+        out = a.reshape(shape)
+        return out.clone() if tuple(shape)[-1:] != tuple(a.shape)[-1:] else out
 
     def empty(self, shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
         return torch.empty(shape, dtype=like.dtype, device=like.device)
 
-    def shape(self, a: torch.Tensor) -> tuple[int, ...]:
-        return tuple(a.shape)
+    def matmul(self, a, b, transpose_a=False, transpose_b=False, dtype=None):
+        """ttnn.matmul's result, in `dtype` when given (the kernel writes it directly)."""
+        a = a.transpose(-1, -2) if transpose_a else a
+        b = b.transpose(-1, -2) if transpose_b else b
+        shape = (*torch.broadcast_shapes(a.shape[:-2], b.shape[:-2]), a.shape[-2], b.shape[-1])
+        return torch.empty(shape, dtype=dtype or a.dtype, device=a.device)
 
 
 def _round_up(n: int) -> int:
