@@ -177,6 +177,14 @@ def test_a_million_layers_is_refused_fast(checkpoint):
         check_model_fits(config, torch.float32, available=64 * 2**30)
 
 
+def test_a_huge_head_is_refused_without_building_its_rotary_tables():
+    # head_dim 10**9: the rotary cos/sin tables alone would be 16 TB on the host
+    config = ModelConfig(vocab_size=32000, hidden_size=10**9, intermediate_size=10**9,
+                         num_hidden_layers=2, num_attention_heads=1)
+    with pytest.raises(ConfigError, match="hidden_size=1000000000"):
+        check_model_fits(config, torch.float32, available=64 * 2**30)
+
+
 @settings(max_examples=100, deadline=None)
 @given(st.dictionaries(
     st.sampled_from(["vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers",

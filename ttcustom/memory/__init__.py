@@ -1,5 +1,8 @@
 """Device-memory planning: will a training config fit, and with what batch size.
 
+The planner runs one training step of the real model on a shape-only backend
+(`ttcustom.memory.shapes`) and counts the bytes of its arrays; nothing is allocated.
+
     from ttcustom.memory import plan
     estimate = plan(model_config, batch_size=8, seq_len=2048, dtype="bfloat16", tile=True)
     estimate.peak, estimate.fits(SYSTEMS["n150"])
@@ -13,9 +16,8 @@ from ttcustom.memory.planner import (
     OPTIMIZERS,
     LoraSpec,
     MemoryPlan,
-    activation_bytes,
     largest_batch,
-    parameter_counts,
+    parameter_count,
     plan,
 )
 
@@ -27,9 +29,8 @@ __all__ = [
     "LoraSpec",
     "MemoryPlan",
     "System",
-    "activation_bytes",
     "get_system",
     "largest_batch",
-    "parameter_counts",
+    "parameter_count",
     "plan",
 ]

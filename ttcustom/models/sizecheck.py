@@ -2,7 +2,8 @@
 
 A config.json with `hidden_size: 1000000000` or a million layers would otherwise
 allocate (or build modules) for minutes before failing; the memory planner's parameter
-count turns that into one line naming the sizes.
+count (a one-block model built on its shape-only backend) turns that into one
+line naming the sizes.
 """
 
 from __future__ import annotations
@@ -32,9 +33,9 @@ def available_memory() -> int | None:
 def check_model_fits(config: ModelConfig, dtype: torch.dtype | None, source: str = "the config",
                      available: int | None = None) -> int:
     """The model's parameter bytes; ConfigError if they exceed the available memory."""
-    from ttcustom.memory.planner import parameter_counts
+    from ttcustom.memory.planner import parameter_count
 
-    params = sum(parameter_counts(config).values())
+    params = parameter_count(config)
     itemsize = dtype.itemsize if dtype is not None else 2  # the smallest default (bfloat16)
     need = params * itemsize
     available = available_memory() if available is None else available

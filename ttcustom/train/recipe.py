@@ -177,15 +177,20 @@ def check_sequence_length(config: RunConfig, model: Any) -> None:
                          "raise model_config.max_seq_len for a model trained from scratch)")
 
 
+def parameter_groups(model: Any, weight_decay: float) -> list[dict[str, Any]]:
+    """The optimizer's param groups: trainable matrices decay, 1-d tensors do not."""
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    groups = [{"params": [p for p in trainable if p.ndim >= 2], "weight_decay": weight_decay},
+              {"params": [p for p in trainable if p.ndim < 2], "weight_decay": 0.0}]
+    return [g for g in groups if g["params"]]
+
+
 def build_optimizer(config: RunConfig, model: Any) -> Any:
     """AdamW (or SGD) over the trainable parameters; no weight decay on 1-d tensors."""
     from ttcustom import optim
 
     t = config.training_config
-    trainable = [p for p in model.parameters() if p.requires_grad]
-    groups = [{"params": [p for p in trainable if p.ndim >= 2], "weight_decay": t.weight_decay},
-              {"params": [p for p in trainable if p.ndim < 2], "weight_decay": 0.0}]
-    groups = [g for g in groups if g["params"]]
+    groups = parameter_groups(model, t.weight_decay)
     if t.optimizer == "sgd":
         return optim.SGD(groups, lr=t.learning_rate, momentum=t.momentum,
                          master_weights=t.master_weights)
