@@ -133,7 +133,7 @@ def test_errors_in_a_separate_model_config_file_name_that_file(tmp_path):
     (BASE + "model_config:\n  hidden_dim: 100\n  num_heads: 8\n",
      "run.yaml:3: model_config: hidden_dim 100 must be a multiple of num_heads 8"),
     (BASE + "model:\n  architecture: bert\n",
-     "run.yaml:4: model.architecture: Input should be 'llama', 'qwen2', 'qwen3' or 'gpt2'"),
+     "run.yaml:4: model.architecture: Input should be 'llama', 'mistral', 'qwen2', 'qwen3' or 'gpt2'"),
     (BASE + "colour: blue\n",
      "run.yaml:3: colour: unknown key (allowed: data, device_config, eval_config, logging_config"),
 ])

@@ -33,11 +33,12 @@ from ttcustom.data.collate import Batch, Collator, fixed_length
 from ttcustom.data.encode import IGNORE_INDEX
 from ttcustom.data.loader import DataLoader
 from ttcustom.data.validate import DataReport, DataValidationError
+from ttcustom.lora import adapter_config, has_lora
 from ttcustom.optim.clip import clip_grad_norm_
 from ttcustom.optim.lr_scheduler import LambdaLR, get_cosine_schedule_with_warmup, get_scheduler
 from ttcustom.train import checkpoint as ckpt
 from ttcustom.train import compiled
-from ttcustom.train.artifacts import has_lora, save_model_dir
+from ttcustom.train.artifacts import save_model_dir
 from ttcustom.train.callbacks import (
     Callback,
     JsonlMetrics,
@@ -549,13 +550,7 @@ def _with_model_source(config: RunConfig, model: Any) -> RunConfig:
 
 def _lora_section(model: Any) -> LoraSection:
     """The `lora` config section that `apply_lora` would turn into `model`'s LoRA layers."""
-    from ttcustom.export.peft import adapter_config
-    from ttcustom.lora import hf_module_name
-    from ttcustom.nn.lora import LoRALinear
-
-    layers = {hf_module_name(model, n): m for n, m in model.named_modules()
-              if isinstance(m, LoRALinear)}
-    peft = adapter_config(model, layers, None)
+    peft = adapter_config(model)
     return LoraSection(r=peft["r"], alpha=float(peft["lora_alpha"]),
                        dropout=float(peft["lora_dropout"]), target_modules=peft["target_modules"])
 
