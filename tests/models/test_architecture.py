@@ -30,7 +30,7 @@ TOL = dict(rtol=1e-4, atol=1e-4)
 @pytest.fixture
 def toy(monkeypatch):
     """TOY registered for one test (the registry is restored afterwards)."""
-    monkeypatch.setattr(registry_store, "_REGISTRY", registry_store.registered())
+    monkeypatch.setattr(registry_store, "_REGISTRY", dict(registry_store.registered()))
     return register_architecture(TOY)
 
 

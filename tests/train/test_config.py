@@ -4,6 +4,7 @@ import textwrap
 
 import pytest
 
+from ttcustom.models import model_types
 from ttcustom.train.config import ConfigError, load_config, save_config
 
 from .conftest import FIXTURES
@@ -71,6 +72,12 @@ def test_tutorial_aliases_map_to_their_keys(tmp_path):
     assert (training.validation_frequency, training.checkpoint_frequency) == (7, 9)
     assert training.scheduler == "constant" and training.grad_clip is None
     assert config.data.tokenizer.kind == "char"
+
+
+@pytest.mark.parametrize("model_type", model_types())
+def test_every_registered_architecture_is_a_from_scratch_choice(tmp_path, model_type):
+    config = load_config(write(tmp_path, BASE + f"model:\n  architecture: {model_type}\n"))
+    assert config.model.architecture == model_type
 
 
 def test_model_config_may_live_in_its_own_file(tmp_path):

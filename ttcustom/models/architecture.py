@@ -9,8 +9,9 @@ architecture is one new file plus one registry line (docs/models.md shows one).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -72,9 +73,9 @@ def register_architecture(arch: Architecture) -> Architecture:
     return arch
 
 
-def registered() -> dict[str, Architecture]:
-    """model_type -> `Architecture`, in registration order."""
-    return dict(_REGISTRY)
+def registered() -> Mapping[str, Architecture]:
+    """model_type -> `Architecture`, in registration order (a read-only view)."""
+    return MappingProxyType(_REGISTRY)
 
 
 __all__ = ["Architecture", "Family", "register_architecture", "registered"]

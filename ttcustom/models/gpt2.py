@@ -1,5 +1,9 @@
 """GPT-2: learned positions, LayerNorm, GELU MLP, tied embeddings, fused q/k/v.
 
+The whole spec of the `gpt2` model type: checkpoint layout, config.json keys (`n_embd`,
+`n_layer`, ...), LoRA's default target (`c_attn`) and transformers' scaled init of the
+residual projections.
+
 transformers stores GPT-2's linear layers as `Conv1D` with weights [in, out]; the table
 marks those rows transposed. Hub checkpoints of GPT-2 often omit the `transformer.`
 prefix and carry causal-mask buffers (`attn.bias`, `attn.masked_bias`), which are ignored.
