@@ -89,6 +89,7 @@ def lora_layers(model: Module) -> dict[str, LoRALinear]:
 
 
 def has_lora(model: Module) -> bool:
+    """Whether the model has LoRA layers (for a PEFT export, or a merge)."""
     return any(isinstance(m, LoRALinear) for m in model.modules())
 
 

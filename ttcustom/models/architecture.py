@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ttcustom.models.causal_lm import CausalLM
     from ttcustom.models.config import ModelConfig
-    from ttcustom.models.weights import WeightTable
 
 
 @dataclass(frozen=True)
@@ -54,10 +53,6 @@ class Architecture:
     # leaf names of residual-branch output projections that transformers initialises
     # with initializer_range / sqrt(2 * layers) (GPT-2)
     residual_projections: tuple[str, ...] = ()
-
-    @property
-    def weights(self) -> WeightTable:
-        return self.model_class.weight_table
 
 
 _REGISTRY: dict[str, Architecture] = {}
