@@ -4,6 +4,7 @@ import textwrap
 
 import pytest
 
+from ttcustom.models import model_types
 from ttcustom.train.config import ConfigError, load_config, save_config
 
 from .conftest import FIXTURES
@@ -73,6 +74,12 @@ def test_tutorial_aliases_map_to_their_keys(tmp_path):
     assert config.data.tokenizer.kind == "char"
 
 
+@pytest.mark.parametrize("model_type", model_types())
+def test_every_registered_architecture_is_a_from_scratch_choice(tmp_path, model_type):
+    config = load_config(write(tmp_path, BASE + f"model:\n  architecture: {model_type}\n"))
+    assert config.model.architecture == model_type
+
+
 def test_model_config_may_live_in_its_own_file(tmp_path):
     write(tmp_path, "model_config:\n  hidden_dim: 64\n  num_heads: 4\n", "model.yaml")
     config = load_config(write(tmp_path, BASE + '  model_config: "model.yaml"\n'))
@@ -133,7 +140,7 @@ def test_errors_in_a_separate_model_config_file_name_that_file(tmp_path):
     (BASE + "model_config:\n  hidden_dim: 100\n  num_heads: 8\n",
      "run.yaml:3: model_config: hidden_dim 100 must be a multiple of num_heads 8"),
     (BASE + "model:\n  architecture: bert\n",
-     "run.yaml:4: model.architecture: Input should be 'llama', 'qwen2', 'qwen3' or 'gpt2'"),
+     "run.yaml:4: model.architecture: Input should be 'llama', 'mistral', 'qwen2', 'qwen3' or 'gpt2'"),
     (BASE + "colour: blue\n",
      "run.yaml:3: colour: unknown key (allowed: data, device_config, eval_config, logging_config"),
 ])

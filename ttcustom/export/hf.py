@@ -19,9 +19,9 @@ import torch
 from ttcustom.autograd.function import no_grad
 from ttcustom.autograd.tensor import Tensor
 from ttcustom.io import atomic_directory, write_json, write_sharded
+from ttcustom.lora import LoRALinear, lora_layers
 from ttcustom.models.causal_lm import CausalLM
 from ttcustom.models.weights import relayout
-from ttcustom.nn.lora import LoRALinear
 
 TOKENIZER_FILES = (
     "tokenizer.json", "tokenizer_config.json", "tokenizer.model", "special_tokens_map.json",
@@ -49,7 +49,7 @@ def hf_tensors(model: CausalLM, dtype: torch.dtype
     re-ties it from config.json's tie_word_embeddings).
     """
     table = model.weight_table
-    lora = {f"{n}.weight": m for n, m in model.named_modules() if isinstance(m, LoRALinear)}
+    lora = {f"{n}.weight": m for n, m in lora_layers(model).items()}
     lora_params = {f"{n}.{p}" for n in (k.removesuffix(".weight") for k in lora)
                    for p in ("lora_A", "lora_B")}
     out = {}

@@ -43,7 +43,8 @@ class LoraSpec:
     """Rank and target layers of LoRA adapters (names as `ttcustom.lora.apply_lora` takes)."""
 
     r: int = 8
-    target_modules: tuple[str, ...] | str = ("q_proj", "v_proj")
+    #: None: the architecture's defaults (`lora_targets` of its spec), as apply_lora
+    target_modules: tuple[str, ...] | str | None = None
 
 
 @dataclass(frozen=True)
@@ -216,7 +217,7 @@ def as_lora_spec(lora: Any) -> LoraSpec | None:
         return None
     targets = get("target_modules", LoraSpec.target_modules)
     return LoraSpec(int(get("r", LoraSpec.r)),
-                    targets if isinstance(targets, str) else tuple(targets))
+                    targets if targets is None or isinstance(targets, str) else tuple(targets))
 
 
 # ---------------------------------------------------------------------- measuring

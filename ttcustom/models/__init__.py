@@ -6,13 +6,14 @@ import torch
 
 from ttcustom.backends import Backend
 from ttcustom.io import CheckpointError
+from ttcustom.models.architecture import Architecture, Family
 from ttcustom.models.causal_lm import CausalLM, CausalLMOutput
 from ttcustom.models.config import ConfigError, ModelConfig
 from ttcustom.models.gpt2 import GPT2LMHeadModel
 from ttcustom.models.llama import LlamaForCausalLM
 from ttcustom.models.loading import from_gguf, from_hf, read_config
 from ttcustom.models.qwen import Qwen2ForCausalLM, Qwen3ForCausalLM
-from ttcustom.models.registry import model_class
+from ttcustom.models.registry import model_class, model_types, register_architecture
 from ttcustom.models.sizecheck import check_model_fits
 from ttcustom.nn import init
 
@@ -27,10 +28,12 @@ def build_model(config: ModelConfig, dtype: torch.dtype | None = None,
 
 
 __all__ = [
+    "Architecture",
     "CausalLM",
     "CausalLMOutput",
     "CheckpointError",
     "ConfigError",
+    "Family",
     "GPT2LMHeadModel",
     "LlamaForCausalLM",
     "ModelConfig",
@@ -40,5 +43,7 @@ __all__ = [
     "from_gguf",
     "from_hf",
     "model_class",
+    "model_types",
     "read_config",
+    "register_architecture",
 ]

@@ -2,8 +2,8 @@
 
 Embeddings -> `TransformerBlock` x N -> final norm -> LM head, with the loss of
 transformers' causal-LM heads (labels shifted inside, ignore_index=-100). What differs
-between architectures comes from `config.family`; subclasses pin the model types they
-accept and their checkpoint `weight_table`.
+between architectures comes from the config's registered `Architecture`
+(`config.family`, `config.spec`); subclasses declare their checkpoint `weight_table`.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from ttcustom.autograd.tensor import Tensor
 from ttcustom.backends import Backend, get_backend
 from ttcustom.creation import from_torch, full
 from ttcustom.data.encode import IGNORE_INDEX
-from ttcustom.models.recompute import recompute
 from ttcustom.models.config import GELU_ACTS, ConfigError, ModelConfig
+from ttcustom.models.recompute import recompute
 from ttcustom.models.weights import WeightTable
 from ttcustom.nn import init
 from ttcustom.nn.containers import ModuleList
@@ -76,16 +76,16 @@ def build_block(config: ModelConfig, dtype: torch.dtype, device: Backend) -> Tra
 class CausalLM(Module):
     """A decoder-only LM; call it like a transformers `*ForCausalLM` model."""
 
-    model_types: ClassVar[tuple[str, ...]] = ()
     weight_table: ClassVar[WeightTable]
 
     def __init__(self, config: ModelConfig, dtype: torch.dtype | None = None,
                  backend: str | Backend | None = None) -> None:
         super().__init__()
-        if config.model_type not in self.model_types:
+        builder = config.spec.model_class
+        if not isinstance(self, builder):
             raise ConfigError(
-                f"{type(self).__name__} builds model types {self.model_types}, got "
-                f"{config.model_type!r}; use ttcustom.models.build_model(config)"
+                f"{type(self).__name__} does not build model type {config.model_type!r} "
+                f"({builder.__name__} does); use ttcustom.models.build_model(config)"
             )
         device = get_backend(backend)
         dtype = dtype or device.default_float
@@ -110,11 +110,11 @@ class CausalLM(Module):
     # ------------------------------------------------------------------ set-up
     def init_weights(self) -> CausalLM:
         """transformers' initialisation: normal(0, initializer_range) for linear and
-        embedding weights (GPT-2 scales residual projections by 1/sqrt(2 * layers)),
-        zero biases, unit norms."""
+        embedding weights (the architecture's `residual_projections` scaled by
+        1/sqrt(2 * layers), as GPT-2 does), zero biases, unit norms."""
         std = self.config.initializer_range
         residual_std = std / math.sqrt(2 * self.config.num_hidden_layers)
-        scaled = {"o_proj", "fc_out"} if self.config.model_type == "gpt2" else set()
+        scaled = self.config.spec.residual_projections
         for name, module in self.named_modules():
             if isinstance(module, (Linear, Embedding)):
                 leaf = name.rsplit(".", 1)[-1]

@@ -1,24 +1,33 @@
-"""model_type -> ttcustom model class."""
+"""The supported architectures: one `register_architecture` line per model type.
+
+Everything that lists or looks up model types (`ModelConfig`, `model_class`, the run
+config's `model.architecture` choices, error messages) reads this registry.
+"""
 
 from __future__ import annotations
 
+from ttcustom.models.architecture import register_architecture, registered
 from ttcustom.models.causal_lm import CausalLM
-from ttcustom.models.config import FAMILIES, ConfigError
-from ttcustom.models.gpt2 import GPT2LMHeadModel
-from ttcustom.models.llama import LlamaForCausalLM
-from ttcustom.models.qwen import Qwen2ForCausalLM, Qwen3ForCausalLM
+from ttcustom.models.config import get_architecture
+from ttcustom.models.gpt2 import GPT2
+from ttcustom.models.llama import LLAMA, MISTRAL
+from ttcustom.models.qwen import QWEN2, QWEN3
 
-MODEL_CLASSES: tuple[type[CausalLM], ...] = (
-    LlamaForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, GPT2LMHeadModel,
-)
+register_architecture(LLAMA)
+register_architecture(MISTRAL)
+register_architecture(QWEN2)
+register_architecture(QWEN3)
+register_architecture(GPT2)
+
+
+def model_types() -> tuple[str, ...]:
+    """The registered model types, in registration order."""
+    return tuple(registered())
 
 
 def model_class(model_type: str) -> type[CausalLM]:
-    """The class that builds `model_type` ("llama", "mistral", "qwen2", "qwen3", "gpt2")."""
-    for cls in MODEL_CLASSES:
-        if model_type in cls.model_types:
-            return cls
-    raise ConfigError(f"model_type {model_type!r} is not supported; supported: {sorted(FAMILIES)}")
+    """The class that builds `model_type` ("llama", "mistral", "qwen2", "qwen3", "gpt2", ...)."""
+    return get_architecture(model_type).model_class
 
 
-__all__ = ["MODEL_CLASSES", "model_class"]
+__all__ = ["get_architecture", "model_class", "model_types", "register_architecture"]

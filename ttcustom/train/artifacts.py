@@ -54,9 +54,3 @@ def add_eos_ids(path: Path, eos_id: int | None) -> None:
     if eos_id not in ids:
         config["eos_token_id"] = eos_id if not ids else [*ids, eos_id]
         write_json(path, config)
-
-
-def has_lora(model: Any) -> bool:
-    from ttcustom.nn.lora import LoRALinear
-
-    return any(isinstance(m, LoRALinear) for m in model.modules())

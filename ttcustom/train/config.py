@@ -19,10 +19,12 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ttcustom.models.config import ConfigError
+from ttcustom.models.registry import model_types
 
 Positive = Annotated[int, Field(gt=0)]
 NonNegative = Annotated[int, Field(ge=0)]
 PositiveFloat = Annotated[float, Field(gt=0)]
+ArchitectureName = Literal[model_types()]  # the model types registered in ttcustom.models
 
 
 class Section(BaseModel):
@@ -36,7 +38,7 @@ class ModelSection(Section):
     path: str | None = None
     """A transformers model directory (e.g. TinyLlama) to fine-tune; relative to the working
     directory. Leave unset to train from scratch with `model_config`."""
-    architecture: Literal["llama", "qwen2", "qwen3", "gpt2"] = "llama"
+    architecture: ArchitectureName = "llama"
     """Architecture of a from-scratch model (the tutorial's `model_type`)."""
 
 

@@ -29,7 +29,8 @@ def export_checkpoint(checkpoint: str | Path, to: str, out: str | Path,
     """Write `checkpoint` as a transformers directory (`to="hf"`) or a PEFT adapter."""
     from ttcustom.data import load_tokenizer
     from ttcustom.export import to_peft
-    from ttcustom.train.artifacts import has_lora, save_model_dir
+    from ttcustom.lora import has_lora
+    from ttcustom.train.artifacts import save_model_dir
     from ttcustom.train.config import load_config
     from ttcustom.train.recipe import build_model, resolve_backend
 

@@ -13,7 +13,8 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ttcustom.train.artifacts import has_lora, save_model_dir
+from ttcustom.lora import adapter_config, has_lora
+from ttcustom.train.artifacts import save_model_dir
 from ttcustom.train.callbacks import Callback
 from ttcustom.train.config import LoraSection, RunConfig, save_config
 
@@ -72,13 +73,7 @@ def run_record(config: RunConfig, model: Any) -> RunConfig:
 
 def _lora_section(model: Any) -> LoraSection:
     """The `lora` config section that `apply_lora` would turn into `model`'s LoRA layers."""
-    from ttcustom.export.peft import adapter_config
-    from ttcustom.lora import hf_module_name
-    from ttcustom.nn.lora import LoRALinear
-
-    layers = {hf_module_name(model, n): m for n, m in model.named_modules()
-              if isinstance(m, LoRALinear)}
-    peft = adapter_config(model, layers, None)
+    peft = adapter_config(model)
     return LoraSection(r=peft["r"], alpha=float(peft["lora_alpha"]),
                        dropout=float(peft["lora_dropout"]), target_modules=peft["target_modules"])
 

@@ -12,9 +12,8 @@ import transformers  # noqa: E402
 import ttcustom as tc  # noqa: E402
 from tests.models.hf_helpers import batch, hf_model  # noqa: E402
 from ttcustom.export import merge_lora, to_hf, to_peft  # noqa: E402
-from ttcustom.lora import apply_lora  # noqa: E402
+from ttcustom.lora import LoRALinear, apply_lora  # noqa: E402
 from ttcustom.models import from_hf  # noqa: E402
-from ttcustom.nn.lora import LoRALinear  # noqa: E402
 
 TOL = dict(rtol=1e-4, atol=1e-4)
 TARGETS = {"llama": ["q_proj", "v_proj", "down_proj"], "qwen3": ["k_proj", "o_proj"],
