@@ -188,6 +188,21 @@ def test_broadcasting_binary_ops_on_random_shapes(shapes, op):
         assert_close(g, rg, FP32_TOL, f"{op} grad")
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("form", [torch.bool, torch.int64, torch.float32])
+def test_attention_bias_is_transformers_additive_mask(dtype, form):
+    """A keep mask (bool, 0/1 ints or floats) becomes transformers' eager additive mask:
+    0 where kept, the dtype's lowest finite value elsewhere."""
+    from transformers.masking_utils import eager_mask, sdpa_mask
+
+    padding = torch.tensor([[1, 1, 1, 0], [0, 1, 1, 1]]).bool()
+    shape = dict(batch_size=2, q_length=4, kv_length=4, attention_mask=padding)
+    keep = sdpa_mask(**shape, allow_is_causal_skip=False)
+    bias = F.attention_bias(tc.tensor(keep.to(form)), dtype)
+    assert bias.dtype == dtype
+    assert torch.equal(bias.to_torch(), eager_mask(**shape, dtype=dtype))
+
+
 def test_left_padded_causal_attention_stays_finite():
     """Rows whose keys are all masked (left padding under a causal mask) give no NaN."""
     q = tc.randn(1, 2, 4, 8, requires_grad=True)

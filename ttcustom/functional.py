@@ -14,6 +14,7 @@ import torch
 
 from ttcustom import random as _random
 from ttcustom.autograd.tensor import Tensor
+from ttcustom.backends import bias as _bias
 from ttcustom.ops import elementwise as ew
 from ttcustom.ops import linalg, nn
 from ttcustom.ops import shape as shp
@@ -290,6 +291,14 @@ def rotary_embedding(input: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
     return nn.Rotary.apply(input, cos.detach(), sin.detach())
 
 
+def attention_bias(keep: Tensor, dtype: torch.dtype) -> Tensor:
+    """A keep mask (1/True = may attend, 0/False = may not) as an additive attention bias of
+    `dtype`: 0 where kept, the lowest finite value elsewhere (no gradient). The one way a
+    mask becomes a bias (`ttcustom.backends.bias`), for every model and attention path."""
+    keep = _check_tensor("keep", "attention_bias", keep)
+    return Tensor(_bias.attention_bias(keep.backend, keep.detach().data, dtype), keep.backend)
+
+
 def scaled_dot_product_attention(
     query: Tensor,
     key: Tensor,
@@ -318,13 +327,11 @@ def scaled_dot_product_attention(
     _check_same_dtype("scaled_dot_product_attention", query=query, key=key, value=value)
     mask = None
     if attn_mask is not None:
-        mask = attn_mask.detach().data
-        backend = query.backend
         if not attn_mask.dtype.is_floating_point:
-            keep = backend.cast(mask, query.dtype)
-            mask = backend.mul(backend.sub(keep, 1.0), -torch.finfo(query.dtype).min)
-        elif attn_mask.dtype != query.dtype:
-            mask = backend.cast(mask, query.dtype)
+            attn_mask = attention_bias(attn_mask, query.dtype)
+        mask = attn_mask.detach().data
+        if attn_mask.dtype != query.dtype:
+            mask = query.backend.cast(mask, query.dtype)
     scale = 1.0 / math.sqrt(d) if scale is None else scale
     return nn.ScaledDotProductAttention.apply(query, key, value, mask, is_causal, scale)
 

@@ -60,7 +60,7 @@ def test_padding_collation_masks_padding():
     assert batch["input_ids"].tolist() == [[1, 2, 9], [3, 4, 5]]
     assert batch["attention_mask"].tolist() == [[1, 1, 0], [1, 1, 1]]
     assert batch["labels"].tolist() == [[1, 2, IGNORE_INDEX], [3, 4, 5]]
-    assert batch["num_tokens"].item() == 5
+    assert batch["num_tokens"] == 5
 
 
 def test_packed_rows_train_our_llama_like_separate_sequences():

@@ -76,3 +76,22 @@ def test_top_p_keeps_the_smallest_set_reaching_p():
     drawn = {int(sample_next(logits, 1.0, top_p=0.7, generator=torch.Generator().manual_seed(s)))
              for s in range(200)}
     assert drawn == {0, 1}
+
+
+@pytest.mark.parametrize("arch", ["llama", "gpt2"])
+def test_a_chunk_after_cached_tokens_gets_the_logits_of_the_whole_forward(arch):
+    """Several new tokens after a cache (past > 0, causality folded into the bias with
+    the padding mask) score as transformers scores them in one forward."""
+    from ttcustom.nn.transformer import KVCache
+
+    reference = hf_model(arch)
+    model = from_hf(reference)
+    ids, mask = _left_padded_prompts()
+    positions = (mask.cumsum(-1) - 1).clamp(min=0)
+    with torch.no_grad():
+        expected = reference(ids, attention_mask=mask, position_ids=positions).logits
+    cache = KVCache(len(model.layers))
+    model(ids[:, :4], attention_mask=mask[:, :4], position_ids=positions[:, :4], kv_cache=cache)
+    chunk = model(ids[:, 4:], attention_mask=mask, position_ids=positions[:, 4:],
+                  kv_cache=cache).logits.to_torch()
+    torch.testing.assert_close(chunk, expected[:, 4:], rtol=1e-4, atol=1e-4)

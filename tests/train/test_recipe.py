@@ -5,6 +5,8 @@ import pytest
 from ttcustom.data import Example
 from ttcustom.train.config import load_config
 from ttcustom.train.recipe import (
+    Datasets,
+    build_collator,
     build_datasets,
     build_model,
     build_optimizer,
@@ -124,3 +126,12 @@ def test_sequences_longer_than_the_models_positions_are_refused(tmp_path):
     with pytest.raises(ValueError, match="max_sequence_length 65 exceeds the model's "
                        "max_position_embeddings 64"):
         check_sequence_length(config, model)
+
+
+def test_off_tt_each_batch_is_padded_to_its_own_longest_example():
+    import ttcustom as tc
+
+    datasets = Datasets([Example([1, 2, 3], [1, 2, 3]), Example([4], [4])], None, "raw")
+    collator = build_collator(None, datasets, tc.get_backend("cpu"))
+    assert collator.pad_to is None
+    assert collator(datasets.train[1:]).input_ids.shape == (1, 1)

@@ -73,13 +73,24 @@ def test_tile_padded_batch_gives_the_unpadded_step(golden_backend, reference_bac
     examples = [Example(ids.tolist(), labels.tolist())
                 for ids, labels in zip(rows["input_ids"], rows["labels"])]
     padded = Collator(pad_to=32)(examples)  # the recipe's tile padding (fixed_length)
-    del padded["num_tokens"]
-    assert padded["input_ids"].shape == (2, 32)
-    loss, grads, _ = _step(golden_backend, torch.float32, padded)
+    assert padded.input_ids.shape == (2, 32)
+    inputs = {k: padded[k] for k in ("input_ids", "labels", "attention_mask")}
+    loss, grads, _ = _step(golden_backend, torch.float32, inputs)
     ref_loss, ref_grads, _ = _step(reference_backend, torch.float32, _batch())
     assert loss == pytest.approx(ref_loss, rel=1e-5)
     for name in grads:
         torch.testing.assert_close(grads[name], ref_grads[name], rtol=1e-3, atol=1e-5)
+
+
+def test_the_recipe_pads_every_tt_batch_to_one_tile_multiple(golden_backend):
+    """On tt every batch has one width (the longest example rounded up to 32 tokens), so
+    a run compiles its device programs for one shape."""
+    from ttcustom.train.recipe import Datasets, build_collator
+
+    train = [Example(list(range(1, n + 1)), list(range(1, n + 1))) for n in (3, 40, 7)]
+    datasets = Datasets(train, [Example([1, 2], [1, 2])], "raw")
+    collate = build_collator(None, datasets, golden_backend)
+    assert {collate([ex]).input_ids.shape for ex in train} == {(1, 64)}
 
 
 def test_training_step_stays_on_device(golden_backend):

@@ -1,8 +1,9 @@
 """Datasets for training: JSONL formats, validation, tokenization, packing, batching.
 
-A batch is a dict of host tensors: `input_ids` and `labels` (int64, labels -100 where
-the loss is masked) and `attention_mask` ([B, S] padding mask, or [B, 1, S, S] bool
-block-diagonal causal mask for packed rows), plus `num_tokens`.
+A batch is a `Batch` of host tensors (readable like a dict): `input_ids` and `labels`
+(int64, labels IGNORE_INDEX where the loss is masked, unshifted) and `attention_mask`
+([B, S] padding mask, [B, 1, S, S] bool block-diagonal causal mask for packed rows, or
+None when nothing is masked), plus `num_tokens` and `num_targets`.
 """
 
 from ttcustom.data.collate import Batch, Collator, packed_attention_mask

@@ -145,27 +145,38 @@ class CausalLM(Module):
     ) -> CausalLMOutput:
         """Logits (and the loss when `labels` are given) for a batch of token ids [B, S].
 
-        Host torch tensors are uploaded; `attention_mask` [B, past + S] marks real tokens
-        (1) and padding (0). `position_ids`, `kv_cache` and `logits_to_keep` (last N
-        positions only; 0 = all) serve generation.
+        Host torch tensors are uploaded first, then everything runs on the device;
+        `attention_mask` [B, past + S] marks real tokens (1) and padding (0), or is a 4-D
+        [B, 1, S, past + S] keep mask (packed rows). `labels` [B, S] are not shifted (the
+        loss shifts them, as transformers does). `position_ids`, `kv_cache` and
+        `logits_to_keep` (last N positions only; 0 = all) serve generation.
         """
-        backend = self.embed_tokens.weight.backend
+        weight = self.embed_tokens.weight
+        backend, dtype = weight.backend, weight.dtype
+        if labels is not None and logits_to_keep:
+            raise ValueError("labels and logits_to_keep cannot be combined")
         ids = _on_device(input_ids, backend, "input_ids")
         if ids.ndim != 2:
             raise ValueError(f"input_ids must be [batch, seq], got shape {ids.shape}")
         batch, seq = ids.shape
         past = kv_cache.length if kv_cache is not None else 0
-        self._check_length(past + seq)
-        x = self.embed_tokens(ids)
+        keep = _keep_mask(attention_mask, batch, seq, past)
+        mask = None if keep is None else _on_device(keep, backend, "attention_mask", dtype)
         positions = None if position_ids is None else _on_device(position_ids, backend,
                                                                  "position_ids")
+        targets = None if labels is None else _on_device(labels, backend, "labels")
+        if targets is not None and targets.shape != (batch, seq):
+            raise ValueError(f"labels have shape {tuple(targets.shape)}, expected "
+                             f"({batch}, {seq}) like input_ids")
+        self._check_length(past + seq)
+        x = self.embed_tokens(ids)
         cos = sin = None
         if self.config.family.positions == "learned":
             x = x + self._learned_positions(past, seq, positions)
         else:
             cos, sin = self._rotary(past, seq, positions, position_ids)
-        mask, is_causal = self._mask(attention_mask, batch, seq, past, x.dtype, backend)
-        inputs = AttentionInputs(cos, sin, mask, is_causal)
+        bias, is_causal = _attention_bias(mask, seq, past, dtype, backend)
+        inputs = AttentionInputs(cos, sin, bias, is_causal)
         if self.embed_dropout is not None:
             x = self.embed_dropout(x)
         x = self._run_layers(x, inputs, kv_cache)
@@ -173,11 +184,7 @@ class CausalLM(Module):
         if logits_to_keep:
             x = x[:, -logits_to_keep:]
         logits = self.lm_head(x)
-        loss = None
-        if labels is not None:
-            if logits_to_keep:
-                raise ValueError("labels and logits_to_keep cannot be combined")
-            loss = self._loss(logits, labels, backend)
+        loss = None if targets is None else next_token_loss(logits, targets)
         return CausalLMOutput(loss, logits)
 
     def _run_layers(self, x: Tensor, inputs: AttentionInputs, kv_cache: KVCache | None) -> Tensor:
@@ -225,80 +232,6 @@ class CausalLM(Module):
             else positions.to_torch()
         return self.rotary(past, seq, positions, int(source.max()))
 
-    @staticmethod
-    def _mask(attention_mask: Any, batch: int, seq: int, past: int, dtype: torch.dtype,
-              backend: Backend) -> tuple[Tensor | None, bool]:
-        """(additive mask, is_causal) for sdpa, built once per forward for all layers.
-
-        A 4-D mask [B, 1, S, past + S] (True/1 = may attend) is taken as the whole mask,
-        causality included, as transformers takes custom 4-D masks (packed sequences).
-        """
-        total = past + seq
-        if attention_mask is not None and len(attention_mask.shape) == 4:
-            return CausalLM._full_mask(attention_mask, (batch, 1, seq, total), dtype, backend)
-        chunk_after_past = past > 0 and seq > 1
-        if isinstance(attention_mask, (list, tuple)):
-            attention_mask = torch.tensor(attention_mask)
-        if isinstance(attention_mask, torch.Tensor):
-            if tuple(attention_mask.shape) != (batch, total):
-                raise ValueError(f"attention_mask has shape {tuple(attention_mask.shape)}, "
-                                 f"expected ({batch}, {total}) = (batch, past + new tokens)")
-            if bool(attention_mask.all()):
-                attention_mask = None
-        if attention_mask is None and not chunk_after_past:
-            return None, past == 0
-        lowest = torch.finfo(dtype).min
-        causal = None
-        if chunk_after_past:
-            query_pos = torch.arange(past, total)[:, None]
-            causal = (torch.arange(total)[None, :] <= query_pos)[None, None]  # [1,1,S,T]
-        if attention_mask is None:
-            additive = torch.zeros(causal.shape).masked_fill(~causal, lowest)
-            return from_torch(additive, dtype, backend=backend), False
-        if isinstance(attention_mask, torch.Tensor):
-            keep = attention_mask[:, None, None, :].bool()
-            keep = keep & causal if causal is not None else keep
-            additive = torch.zeros(keep.shape).masked_fill(~keep, lowest)
-            return from_torch(additive, dtype, backend=backend), past == 0
-        if attention_mask.shape != (batch, total):
-            raise ValueError(f"attention_mask has shape {attention_mask.shape}, "
-                             f"expected ({batch}, {total})")
-        keep = F.cast(attention_mask, dtype).reshape(batch, 1, 1, total)
-        additive = (keep - 1.0) * torch.finfo(dtype).max
-        if causal is not None:
-            causal_add = torch.zeros(causal.shape).masked_fill(~causal, lowest)
-            additive = additive + from_torch(causal_add, dtype, backend=backend)
-        return additive, past == 0
-
-    @staticmethod
-    def _full_mask(keep: Any, expected: tuple[int, ...], dtype: torch.dtype,
-                   backend: Backend) -> tuple[Tensor, bool]:
-        if tuple(keep.shape) != expected:
-            raise ValueError(f"4-d attention_mask has shape {tuple(keep.shape)}, expected "
-                             f"{expected} = (batch, 1, new tokens, past + new tokens)")
-        if isinstance(keep, torch.Tensor):
-            additive = torch.zeros(expected).masked_fill(~keep.bool(), torch.finfo(dtype).min)
-            return from_torch(additive, dtype, backend=backend), False
-        return (F.cast(keep, dtype) - 1.0) * torch.finfo(dtype).max, False
-
-    @staticmethod
-    def _loss(logits: Tensor, labels: Any, backend: Backend) -> Tensor:
-        batch, seq, vocab = logits.shape
-        if isinstance(labels, torch.Tensor):
-            if tuple(labels.shape) != (batch, seq):
-                raise ValueError(f"labels have shape {tuple(labels.shape)}, expected "
-                                 f"({batch}, {seq}) like input_ids")
-            pad = torch.full((batch, 1), IGNORE_INDEX, dtype=labels.dtype)
-            shifted = from_torch(torch.cat([labels[:, 1:], pad], dim=1), backend=backend)
-        else:
-            labels = _on_device(labels, backend, "labels")
-            if labels.shape != (batch, seq):
-                raise ValueError(f"labels have shape {labels.shape}, expected ({batch}, {seq})")
-            pad = full((batch, 1), IGNORE_INDEX, dtype=labels.dtype, backend=backend)
-            shifted = F.cat([labels[:, 1:], pad], dim=1)
-        return F.cross_entropy(logits.reshape(batch * seq, vocab), shifted.reshape(batch * seq),
-                               ignore_index=IGNORE_INDEX)
-
     # ------------------------------------------------------------------ generation
     def generate(self, input_ids: Any, max_new_tokens: int, **kwargs: Any) -> torch.Tensor:
         """`ttcustom.generation.generate(self, ...)`."""
@@ -311,8 +244,10 @@ class CausalLM(Module):
         return f"model_type={c.model_type}, layers={c.num_hidden_layers}, hidden={c.hidden_size}"
 
 
-def _on_device(value: Any, backend: Backend, name: str) -> Tensor:
-    """A Tensor on `backend` from a Tensor, host torch tensor or nested list of ints."""
+def _on_device(value: Any, backend: Backend, name: str, dtype: torch.dtype | None = None
+               ) -> Tensor:
+    """A Tensor on `backend` from a Tensor, host torch tensor or nested list of ints; host
+    values are uploaded (as `dtype` when given), device Tensors kept as they are."""
     if isinstance(value, Tensor):
         if value.backend is not backend:
             raise ValueError(f"{name} lives on backend {value.backend.name}, the model on "
@@ -323,7 +258,60 @@ def _on_device(value: Any, backend: Backend, name: str) -> Tensor:
     if not isinstance(value, torch.Tensor):
         raise TypeError(f"{name} must be a ttcustom Tensor, a torch tensor or a list, "
                         f"got {type(value).__name__}")
-    return from_torch(value, backend=backend)
+    return from_torch(value, dtype, backend=backend)
 
 
-__all__ = ["CausalLM", "CausalLMOutput", "build_block"]
+def _keep_mask(mask: Any, batch: int, seq: int, past: int) -> Any:
+    """`attention_mask` checked against the batch, before it is uploaded: None when it is
+    a host [B, past + S] mask that masks nothing (not uploaded; plain causal attention).
+
+    A 4-D mask [B, 1, S, past + S] (True/1 = may attend) is the whole mask, causality
+    included, as transformers takes custom 4-D masks (packed sequences).
+    """
+    if mask is None:
+        return None
+    if isinstance(mask, (list, tuple)):
+        mask = torch.tensor(mask)
+    shape, total = tuple(mask.shape), past + seq
+    if len(shape) == 4:
+        if shape != (batch, 1, seq, total):
+            raise ValueError(f"4-d attention_mask has shape {shape}, expected "
+                             f"{(batch, 1, seq, total)} = (batch, 1, new tokens, past + new "
+                             "tokens)")
+        return mask
+    if shape != (batch, total):
+        raise ValueError(f"attention_mask has shape {shape}, expected ({batch}, {total}) = "
+                         "(batch, past + new tokens)")
+    if isinstance(mask, torch.Tensor) and bool(mask.all()):
+        return None
+    return mask
+
+
+def _attention_bias(mask: Tensor | None, seq: int, past: int, dtype: torch.dtype,
+                    backend: Backend) -> tuple[Tensor | None, bool]:
+    """(additive bias, is_causal) for sdpa from the uploaded keep mask, built once per
+    forward for all layers. Causality is sdpa's flag where queries and keys start
+    together; a chunk after cached tokens (past > 0, several new tokens) folds it into
+    the bias."""
+    if mask is not None and mask.ndim == 4:
+        return F.attention_bias(mask, dtype), False
+    batch, total = (None, past + seq) if mask is None else mask.shape
+    keep = None if mask is None else mask.reshape(batch, 1, 1, total)
+    if past > 0 and seq > 1:
+        causal = torch.ones(seq, total).tril(past)[None, None]  # [1, 1, S, past + S]
+        causal_keep = from_torch(causal, dtype, backend=backend)
+        keep = causal_keep if keep is None else F.cast(keep, dtype) * causal_keep
+    return (None if keep is None else F.attention_bias(keep, dtype)), past == 0
+
+
+def next_token_loss(logits: Tensor, labels: Tensor) -> Tensor:
+    """Cross entropy of logits [B, S, V] at position t against `labels[:, t + 1]` (the one
+    place labels are shifted; the last position has no target), ignoring IGNORE_INDEX."""
+    batch, seq, vocab = logits.shape
+    pad = full((batch, 1), IGNORE_INDEX, dtype=labels.dtype, backend=labels.backend)
+    shifted = F.cat([labels[:, 1:], pad], dim=1)
+    return F.cross_entropy(logits.reshape(batch * seq, vocab), shifted.reshape(batch * seq),
+                           ignore_index=IGNORE_INDEX)
+
+
+__all__ = ["CausalLM", "CausalLMOutput", "build_block", "next_token_loss"]

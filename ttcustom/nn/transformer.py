@@ -163,9 +163,8 @@ class AttentionInputs:
         if not self.is_causal:
             return self.mask
         if self._dense is None:
-            future = torch.ones(seq, seq, dtype=torch.bool).triu(1)
-            causal = torch.zeros(seq, seq).masked_fill(future, torch.finfo(like.dtype).min)
-            dense = from_torch(causal, like.dtype, backend=like.backend)
+            keep = from_torch(torch.ones(seq, seq).tril(), like.dtype, backend=like.backend)
+            dense = F.attention_bias(keep, like.dtype)
             self._dense = dense if self.mask is None else self.mask + dense
         return self._dense
 

@@ -41,15 +41,11 @@ class StepPrograms:
         self.update = CapturedStep(self._update, module, optimizer, compile)
 
     def forward_backward(self, batch: Batch) -> Tensor:
-        mask = batch["attention_mask"]
-        if mask is not None and bool(mask.all()):
-            mask = None  # as the model's host path does: no mask, plain causal attention
-        return self.micro_batch(batch["input_ids"], mask, batch["labels"],
+        return self.micro_batch(batch.input_ids, batch.attention_mask, batch.labels,
                                 self.trainer.training.gradient_accumulation_steps)
 
     def _micro_batch(self, input_ids: Any, mask: Any, labels: Any, accum: int) -> Tensor:
-        loss = self.trainer._forward({"input_ids": input_ids, "attention_mask": mask,
-                                      "labels": labels})
+        loss = self.trainer._forward(self.trainer.model, input_ids, mask, labels)
         (loss * (1.0 / accum)).backward()
         return loss.detach()
 

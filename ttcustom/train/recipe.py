@@ -18,6 +18,7 @@ import torch
 from ttcustom import random as tc_random
 from ttcustom.backends import Backend, get_backend
 from ttcustom.data import (
+    Collator,
     DataValidationError,
     Example,
     build_tokenizer,
@@ -28,6 +29,7 @@ from ttcustom.data import (
     read_corpus,
     split_text,
 )
+from ttcustom.data.collate import fixed_length
 from ttcustom.train.config import ArchitectureSection, RunConfig
 from ttcustom.train.trainer import Trainer
 
@@ -198,6 +200,16 @@ def build_optimizer(config: RunConfig, model: Any) -> Any:
                        master_weights=t.master_weights)
 
 
+def build_collator(tokenizer: Any, datasets: Datasets, backend: Backend) -> Collator:
+    """Batches padded to their longest example; on the tt backend every batch to one
+    `fixed_length` (a multiple of the 32-token tile), so a run compiles its device
+    programs for one shape."""
+    pad_to = None
+    if backend.name == "tt":
+        pad_to = fixed_length(*(d for d in (datasets.train, datasets.val) if d))
+    return Collator.for_tokenizer(tokenizer, pad_to)
+
+
 def build_trainer(config: RunConfig, resume: bool = False) -> Trainer:
     """Everything for `config`, in the order that reports problems earliest. Nothing is
     written to the run directory here: the trainer's `RunFiles` callback writes the
@@ -218,7 +230,8 @@ def build_trainer(config: RunConfig, resume: bool = False) -> Trainer:
     return Trainer(model, optimizer, datasets.train, datasets.val, config,
                    tokenizer=tokenizer,
                    prompt_format=datasets.prompt_format,
-                   prompt_template=config.data.prompt_template, sampler=sampler)
+                   prompt_template=config.data.prompt_template, sampler=sampler,
+                   collator=build_collator(tokenizer, datasets, backend))
 
 
 def train_from_config(config: RunConfig, resume_from: str | Path | None = None) -> Trainer:

@@ -4,7 +4,8 @@
     trainer.train()                      # or trainer.train(resume_from="latest")
 
 `model(input_ids, attention_mask=None, labels=None)` must return an object with
-`.loss`; batches are passed as host torch tensors (the model uploads them once).
+`.loss`; batches (`ttcustom.data.Batch`, from `collator`) are passed as host torch
+tensors (the model uploads them once).
 The loss is read back to the host only on log, eval and checkpoint steps; a
 non-finite loss or gradient norm stops the run before the optimizer step, and no
 checkpoint is ever written after one, so the last checkpoint on disk is a good one.
@@ -27,8 +28,7 @@ from typing import Any
 
 from ttcustom.autograd.function import no_grad
 from ttcustom.autograd.tensor import Tensor
-from ttcustom.data.collate import Batch, Collator, fixed_length
-from ttcustom.data.encode import IGNORE_INDEX
+from ttcustom.data.collate import Batch, Collator
 from ttcustom.data.loader import DataLoader
 from ttcustom.data.validate import DataReport, DataValidationError
 from ttcustom.optim.clip import clip_grad_norm_
@@ -70,7 +70,7 @@ class Trainer:
                  config: RunConfig | dict | None = None, callbacks: Sequence[Callback] = (), *,
                  scheduler: LambdaLR | None = None, tokenizer: Any = None,
                  prompt_format: str = "raw", prompt_template: str | None = None,
-                 sampler: Any = None,
+                 sampler: Any = None, collator: Collator | None = None,
                  is_main_process: bool | None = None, output_dir: str | Path | None = None) -> None:
         self.config = config if isinstance(config, RunConfig) else load_config(data=config or {})
         self.training = self.config.training_config
@@ -81,7 +81,7 @@ class Trainer:
         self.prompt_format, self.prompt_template = prompt_format, prompt_template
         self.output_dir = Path(output_dir or self.config.logging_config.output_dir)
         self.is_main = _main_process() if is_main_process is None else is_main_process
-        collator = Collator(_pad_id(tokenizer), _fixed_length(model, train_data, eval_data))
+        collator = collator or Collator.for_tokenizer(tokenizer)
         # batch_size is per replica; a DDP process on a tt mesh loads rows for each device
         rows = self.training.batch_size * getattr(model, "replicas_per_process", 1)
         self.train_loader = _as_loader(train_data, rows, True,
@@ -252,12 +252,13 @@ class Trainer:
                 if self.programs is not None:
                     loss = self.programs.forward_backward(batch)
                 else:
-                    loss = self._forward(batch)
+                    loss = self._forward(self.model, batch.input_ids, batch.attention_mask,
+                                         batch.labels)
                     (loss * (1.0 / accum)).backward()
             with no_grad():
                 self._loss_sum = loss.detach() if self._loss_sum is None else self._loss_sum + loss.detach()
             self._micro_batches += 1
-            self._window_tokens += int(batch["num_tokens"])
+            self._window_tokens += batch.num_tokens
         norm = self._grad_norm()
         with no_grad():
             self._norm_sum = norm if self._norm_sum is None else self._norm_sum + norm
@@ -287,10 +288,8 @@ class Trainer:
         no_sync = getattr(self.model, "no_sync", None)
         return contextlib.nullcontext() if last_micro_batch or no_sync is None else no_sync()
 
-    def _forward(self, batch: Batch, model: Any = None) -> Tensor:
-        model = self.model if model is None else model
-        out = model(batch["input_ids"], attention_mask=batch["attention_mask"],
-                    labels=batch["labels"])
+    def _forward(self, model: Any, input_ids: Any, attention_mask: Any, labels: Any) -> Tensor:
+        out = model(input_ids, attention_mask=attention_mask, labels=labels)
         if getattr(out, "loss", None) is None:
             raise TypeError(f"{type(model).__name__}(input_ids, attention_mask, labels) "
                             "returned no .loss; the Trainer needs the model to compute it")
@@ -371,11 +370,12 @@ class Trainer:
             for i, batch in enumerate(self.eval_loader):
                 if self.training.eval_batches is not None and i >= self.training.eval_batches:
                     break
-                n = int((batch["labels"][:, 1:] != IGNORE_INDEX).sum())
                 # the unwrapped module: every replica scores the whole batch (a DDP
                 # wrapper would split it over a mesh and report one device's share)
-                total += self._forward(batch, self.module).item() * n
-                count += n
+                loss = self._forward(self.module, batch.input_ids, batch.attention_mask,
+                                     batch.labels)
+                total += loss.item() * batch.num_targets
+                count += batch.num_targets
         self.model.train(was_training)
         val_loss = total / max(count, 1)
         return {"step": self.state.step, "val_loss": val_loss,
@@ -524,32 +524,11 @@ def _as_loader(data: Any, batch_size: int, shuffle: bool, seed: int, collator: C
                       collate_fn=collator, sampler=sampler)
 
 
-def _fixed_length(model: Any, *datasets: Any) -> int | None:
-    """On the tt backend, one padded length for every batch (`fixed_length`), so a run
-    compiles its device programs once; None (each batch to its longest) elsewhere."""
-    param = next(iter(model.parameters()), None)
-    if param is None or param.backend.name != "tt":
-        return None
-    examples = [d.examples if isinstance(d, DataReport) else d for d in datasets
-                if d is not None and not isinstance(d, DataLoader)]
-    examples = [e for e in examples if isinstance(e, Sequence) and e]
-    return fixed_length(*examples) if examples else None
-
-
 def _not_finite(norm: Tensor) -> bool:
     """Whether the gradient norm is NaN/Inf (one scalar read). A non-finite loss makes
     non-finite gradients, and the norm (unlike the loss) is the same on every
     data-parallel rank, so all ranks stop together."""
     return not math.isfinite(norm.item())
-
-
-def _pad_id(tokenizer: Any) -> int:
-    if tokenizer is None:
-        return 0
-    for candidate in (tokenizer.pad_token_id, tokenizer.eos_token_id):
-        if candidate is not None:
-            return candidate
-    return 0
 
 
 def _main_process() -> bool:

@@ -16,6 +16,8 @@ from typing import Any
 
 import torch
 
+from ttcustom.backends.bias import attention_bias
+
 Array = Any
 TILE = 32
 #: additive mask value for excluded attention keys (finite: inf arithmetic is avoided)
@@ -257,7 +259,8 @@ def causal_mask(bk, rows: int, cols: int, dtype: torch.dtype) -> Array:
     """[rows, cols] additive mask: MASKED above the diagonal (torch's top-left causal)."""
     return bk.constant(
         ("causal", rows, cols, dtype),
-        lambda: bk.ttnn.triu(bk.full((rows, cols), MASKED, dtype), diagonal=1),
+        lambda: attention_bias(bk, bk.ttnn.tril(bk.full((rows, cols), 1.0, dtype)), dtype,
+                               MASKED),
     )
 
 
