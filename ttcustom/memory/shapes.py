@@ -82,7 +82,7 @@ class _MetaTTNN:
 
     bfloat16 = torch.bfloat16
     add, multiply, subtract, divide = torch.add, torch.mul, torch.sub, torch.div
-    sqrt, exp, log, clone, triu = torch.sqrt, torch.exp, torch.log, torch.clone, torch.triu
+    sqrt, exp, log, clone, tril = torch.sqrt, torch.exp, torch.log, torch.clone, torch.tril
 
     @staticmethod
     def max(a: torch.Tensor, dim: int, keepdim: bool) -> torch.Tensor:
