@@ -15,8 +15,13 @@ import torch
 from ttcustom import random as _random
 from ttcustom.autograd.tensor import Tensor
 from ttcustom.backends import bias as _bias
+from ttcustom.ops import attention as attention_ops
+from ttcustom.ops import dropout as dropout_ops
 from ttcustom.ops import elementwise as ew
-from ttcustom.ops import linalg, nn
+from ttcustom.ops import embedding as embedding_ops
+from ttcustom.ops import linalg
+from ttcustom.ops import losses as loss_ops
+from ttcustom.ops import norms as norm_ops
 from ttcustom.ops import shape as shp
 
 Scalar = int | float
@@ -242,7 +247,7 @@ def embedding(input: Tensor, weight: Tensor) -> Tensor:
         raise TypeError(f"embedding: indices must be integers, got {input.dtype}")
     if weight.ndim != 2:
         raise ValueError(f"embedding: weight must be [num_embeddings, dim], got {weight.shape}")
-    return nn.Embedding.apply(input, weight)
+    return embedding_ops.Embedding.apply(input, weight)
 
 
 def rms_norm(input: Tensor, weight: Tensor | None = None, eps: float = 1e-6) -> Tensor:
@@ -250,7 +255,7 @@ def rms_norm(input: Tensor, weight: Tensor | None = None, eps: float = 1e-6) -> 
     if weight is not None and weight.shape != input.shape[-1:]:
         raise ValueError(f"rms_norm: weight shape {weight.shape}, expected {input.shape[-1:]}")
     _check_same_dtype("rms_norm", input=input, weight=weight)
-    return nn.RMSNorm.apply(input, weight, eps)
+    return norm_ops.RMSNorm.apply(input, weight, eps)
 
 
 def layer_norm(
@@ -261,15 +266,15 @@ def layer_norm(
         if t is not None and t.shape != input.shape[-1:]:
             raise ValueError(f"layer_norm: {name} shape {t.shape}, expected {input.shape[-1:]}")
     _check_same_dtype("layer_norm", input=input, weight=weight, bias=bias)
-    return nn.LayerNorm.apply(input, weight, bias, eps)
+    return norm_ops.LayerNorm.apply(input, weight, bias, eps)
 
 
 def softmax(input: Tensor, dim: int) -> Tensor:
-    return nn.Softmax.apply(input, dim % input.ndim)
+    return loss_ops.Softmax.apply(input, dim % input.ndim)
 
 
 def log_softmax(input: Tensor, dim: int) -> Tensor:
-    return nn.LogSoftmax.apply(input, dim % input.ndim)
+    return loss_ops.LogSoftmax.apply(input, dim % input.ndim)
 
 
 def rotary_embedding(input: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
@@ -288,7 +293,7 @@ def rotary_embedding(input: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
             raise ValueError(
                 f"rotary_embedding: {name} shape {t.shape} does not broadcast to {input.shape}"
             ) from None
-    return nn.Rotary.apply(input, cos.detach(), sin.detach())
+    return attention_ops.Rotary.apply(input, cos.detach(), sin.detach())
 
 
 def attention_bias(keep: Tensor, dtype: torch.dtype) -> Tensor:
@@ -333,7 +338,7 @@ def scaled_dot_product_attention(
         if attn_mask.dtype != query.dtype:
             mask = query.backend.cast(mask, query.dtype)
     scale = 1.0 / math.sqrt(d) if scale is None else scale
-    return nn.ScaledDotProductAttention.apply(query, key, value, mask, is_causal, scale)
+    return attention_ops.ScaledDotProductAttention.apply(query, key, value, mask, is_causal, scale)
 
 
 def cross_entropy(
@@ -349,7 +354,7 @@ def cross_entropy(
         raise ValueError(f"cross_entropy: target shape {target.shape}, expected ({input.shape[0]},)")
     if target.dtype.is_floating_point:
         raise TypeError(f"cross_entropy: target must hold class indices (int), got {target.dtype}")
-    return nn.CrossEntropy.apply(input, target, ignore_index, reduction)
+    return loss_ops.CrossEntropy.apply(input, target, ignore_index, reduction)
 
 
 def dropout(input: Tensor, p: float = 0.5, training: bool = True, seed: int | None = None) -> Tensor:
@@ -358,4 +363,4 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, seed: int | No
         raise ValueError(f"dropout: p must be in [0, 1), got {p}")
     if not training or p == 0.0:
         return input
-    return nn.Dropout.apply(input, p, _random.next_seed() if seed is None else seed)
+    return dropout_ops.Dropout.apply(input, p, _random.next_seed() if seed is None else seed)

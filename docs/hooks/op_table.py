@@ -46,7 +46,7 @@ def _calls(func: Callable) -> Iterator[ast.Call]:
 
 
 def _resolve(node: ast.expr, namespace: dict[str, Any]) -> Any:
-    """The object a dotted name (`nn.RMSNorm`) stands for in `namespace`, or None."""
+    """The object a dotted name (`norm_ops.RMSNorm`) stands for in `namespace`, or None."""
     if isinstance(node, ast.Name):
         return namespace.get(node.id)
     if isinstance(node, ast.Attribute):

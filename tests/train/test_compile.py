@@ -12,7 +12,7 @@ import ttcustom as tc
 from ttcustom.train import Callback, Trainer
 from ttcustom.train.compiled import AUTO_MIN_STEPS, resolve
 
-from ..test_capture import VOCAB, tiny_llama
+from ..capture.test_capture import VOCAB, tiny_llama
 from .tiny import TinyLM, counting_examples, tiny_config
 
 

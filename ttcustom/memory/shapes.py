@@ -13,7 +13,7 @@ last two dims rounded up to 32; a 1-d array is one tile row tall), integers as i
 frozen linear weights get the [in, out] copy the tt backend keeps of each
 (`FrozenLayouts`), and where the tt backend's training code is its own it is run
 instead of the reference's, on a stand-in for its ttnn calls: attention
-(`composite.attention`, fp32 scores formed explicitly, causal masks kept) and the
+(`tt.attention.attention`, fp32 scores formed explicitly, causal masks kept) and the
 optimizer steps (`TTBackend.adamw_step` / `sgd_step`: one parameter at a time,
 bfloat16 ones through moreh's fused in-place kernels).
 
@@ -33,7 +33,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
 
 from ttcustom.backends.reference import ReferenceBackend, _flash_cpu_takes_gqa
-from ttcustom.backends.tt import composite as C
+from ttcustom.backends.tt.attention import attention, attention_backward
 from ttcustom.backends.tt.backend import TILE, TTBackend
 from ttcustom.backends.tt.frozen import FrozenLayouts
 
@@ -82,8 +82,7 @@ class _MetaTTNN:
 
     bfloat16 = torch.bfloat16
     add, multiply, subtract, divide = torch.add, torch.mul, torch.sub, torch.div
-    sqrt, exp, log, clone = torch.sqrt, torch.exp, torch.log, torch.clone
-    triu, tril = torch.triu, torch.tril
+    sqrt, exp, log, clone, tril = torch.sqrt, torch.exp, torch.log, torch.clone, torch.tril
 
     @staticmethod
     def max(a: torch.Tensor, dim: int, keepdim: bool) -> torch.Tensor:
@@ -182,12 +181,12 @@ class ShapeBackend(ReferenceBackend):
     def sdpa(self, q, k, v, mask, is_causal, scale, need_logsumexp=True):
         if not (self.tile and need_logsumexp):
             return super().sdpa(q, k, v, mask, is_causal, scale, need_logsumexp)
-        return C.attention(self._tt, q, k, v, mask, is_causal, scale)
+        return attention(self._tt, q, k, v, mask, is_causal, scale)
 
     def sdpa_backward(self, grad, q, k, v, out, logsumexp, mask, is_causal, scale):
         if not self.tile:
             return super().sdpa_backward(grad, q, k, v, out, logsumexp, mask, is_causal, scale)
-        return C.attention_backward(self._tt, grad, q, k, v, out, logsumexp, mask, is_causal,
+        return attention_backward(self._tt, grad, q, k, v, out, logsumexp, mask, is_causal,
                                     scale)
 
     def adamw_step(self, *args: Any, **kwargs: Any) -> None:

@@ -5,8 +5,14 @@ float32 where a caller asks for it (master weights, optimizer state). ttnn pads 
 itself and reports logical shapes, so the padding stays hidden; the backend adds
 explicit padding and masking only where a kernel needs tile-aligned sizes (fused
 attention, embedding backward) and zeroes tile padding before a matmul contracts over
-it. Fused kernels are used where ttnn has them; `ttcustom.backends.tt.composite` holds
-the compositions for the rest. Nothing in a primitive reads values back to the host.
+it. Fused kernels are used where ttnn has them, compositions of ttnn ops for the rest.
+Nothing in a primitive reads values back to the host.
+
+This module holds the core (data movement, shapes, elementwise, reductions, matmul and
+linear, random masks, device constants, the mesh); each topic's primitives, forward
+and backward, live in one module of this package, mixed in: `attention` (sdpa,
+rotary), `norms`, `losses` (softmax, log-softmax, cross entropy), `embedding`, `optim`
+(AdamW, SGD, gradient norms); `arrays` holds the shape helpers they share.
 
 The ttnn module is a constructor argument, so the same code runs on hardware and, in
 the tests, against Tenstorrent's golden (torch) functions.
@@ -16,7 +22,6 @@ from __future__ import annotations
 
 import functools
 import importlib
-import math
 from collections import OrderedDict
 from collections.abc import Sequence
 from types import ModuleType
@@ -25,11 +30,15 @@ from typing import Any
 import torch
 
 from ttcustom.backends.base import Array, Backend, Shape
-from ttcustom.backends.tt import composite as C
+from ttcustom.backends.tt.arrays import TILE, broadcast_batch, plan_index, resolve_shape
+from ttcustom.backends.tt.attention import AttentionOps
 from ttcustom.backends.tt.device import TTDevice
+from ttcustom.backends.tt.embedding import EmbeddingOps
 from ttcustom.backends.tt.frozen import FrozenLayouts
+from ttcustom.backends.tt.losses import LossOps
+from ttcustom.backends.tt.norms import NormOps
+from ttcustom.backends.tt.optim import OptimOps
 
-TILE = 32
 #: arrays `TTBackend.derived` keeps (a forward's rotary tables)
 DERIVED_KEPT = 8
 
@@ -73,7 +82,7 @@ def _elementwise(method: Any) -> Any:
     return run
 
 
-class TTBackend(Backend):
+class TTBackend(AttentionOps, NormOps, LossOps, EmbeddingOps, OptimOps, Backend):
     """ttnn on an opened device or mesh (see `TTDevice`)."""
 
     name = "tt"
@@ -266,7 +275,7 @@ class TTBackend(Backend):
     def reshape(self, a, shape):
         """Shape () gives a Scalar (one [1, 1] tile): ttnn does not reshape to rank 0."""
         source = self.shape(a)
-        shape = C.resolve_shape(source, shape)
+        shape = resolve_shape(source, shape)
         if source == shape:
             return a
         tile = _tile(a)
@@ -279,14 +288,14 @@ class TTBackend(Backend):
         return a if dims == sorted(dims) else self.ttnn.permute(a, dims)
 
     def slice(self, a, index):
-        plan = C.plan_index(self.shape(a), index)
+        plan = plan_index(self.shape(a), index)
         out = a
         if not plan.is_full:
             out = self.ttnn.slice(a, plan.starts, plan.ends, plan.steps)
         return self.reshape(out, plan.out_shape)
 
     def slice_backward(self, grad, shape, index):
-        plan = C.plan_index(shape, index)
+        plan = plan_index(shape, index)
         grad = self.reshape(grad, plan.kept_shape)
         for dim, step in enumerate(plan.steps):
             if step > 1:
@@ -387,7 +396,7 @@ class TTBackend(Backend):
         return self.ttnn.fill_implicit_tile_padding(a, 0.0)
 
     def matmul(self, a, b, transpose_a=False, transpose_b=False, dtype=None):
-        a, b = C.broadcast_batch(self, a, b)
+        a, b = broadcast_batch(self, a, b)
         a = self._contractable(a, -2 if transpose_a else -1)
         b = self._contractable(b, -1 if transpose_b else -2)
         extra = {"dtype": self.tt_dtype(dtype)} if dtype is not None else {}
@@ -428,77 +437,7 @@ class TTBackend(Backend):
         db = self._sum(grad2d, [0], keepdim=False) if need[2] else None
         return dx, dw, db
 
-    # ------------------------------------------------------------------ nn primitives
-    def embedding(self, ids, weight):
-        shape = self.shape(ids)
-        rows = self._indices(self.reshape(ids, (math.prod(shape[:-1]), shape[-1])
-                                          if shape else (1, 1)))
-        out = C.embedding(self, rows, weight)
-        return self.reshape(out, shape + (self.shape(weight)[1],))
-
-    def _indices(self, ids: Array) -> Array:
-        """Token ids as the embedding kernels read them: uint32, ROW_MAJOR."""
-        T = self.ttnn
-        return T.to_layout(T.typecast(ids, T.uint32), T.ROW_MAJOR_LAYOUT)
-
-    def embedding_backward(self, grad, ids, weight):
-        return C.embedding_backward(self, grad, ids, weight)
-
-    def rms_norm(self, x, weight, eps):
-        T = self.ttnn
-        rstd = T.rsqrt(T.add(self.mean_last(T.multiply(x, x)), eps))
-        y = T.rms_norm(x, epsilon=eps, weight=weight, compute_kernel_config=self.kernel_config)
-        return y, rstd
-
-    def rms_norm_backward(self, grad, x, weight, rstd, need_weight=True):
-        return C.rms_norm_backward(self, grad, x, weight, rstd, need_weight)
-
-    def layer_norm(self, x, weight, bias, eps):
-        return C.layer_norm(self, x, weight, bias, eps)
-
-    def layer_norm_backward(self, grad, x, weight, mean, rstd):
-        return C.layer_norm_backward(self, grad, x, weight, mean, rstd)
-
-    def softmax(self, x, dim):
-        return self.ttnn.softmax(x, dim, numeric_stable=True,
-                                 compute_kernel_config=self.kernel_config)
-
-    def softmax_backward(self, grad, y, dim):
-        """moreh_softmax_backward for bfloat16 (its dtypes); y * (g - sum(g * y)) else."""
-        T = self.ttnn
-        if self.dtype(y) == torch.bfloat16:
-            return T.moreh_softmax_backward(y, grad, dim, compute_kernel_config=self.kernel_config)
-        return T.multiply(y, T.subtract(grad, self._sum(T.multiply(grad, y), [dim], True)))
-
-    def log_softmax(self, x, dim):
-        return self.ttnn.moreh_logsoftmax(x, dim, compute_kernel_config=self.kernel_config)
-
-    def log_softmax_backward(self, grad, y, dim):
-        """moreh_logsoftmax_backward for bfloat16 (its dtypes); g - exp(y) * sum(g) else."""
-        T = self.ttnn
-        if self.dtype(y) == torch.bfloat16:
-            return T.moreh_logsoftmax_backward(y, grad, dim,
-                                               compute_kernel_config=self.kernel_config)
-        return T.subtract(grad, T.multiply(T.exp(y), self._sum(grad, [dim], True)))
-
-    def rotary(self, x, cos, sin):
-        return C.rotary(self, x, cos, sin)
-
-    def sdpa(self, q, k, v, mask, is_causal, scale, need_logsumexp=True):
-        if not need_logsumexp:
-            return C.fused_attention(self, q, k, v, mask, is_causal, scale), None
-        return C.attention(self, q, k, v, mask, is_causal, scale)
-
-    def sdpa_backward(self, grad, q, k, v, out, logsumexp, mask, is_causal, scale):
-        return C.attention_backward(self, grad, q, k, v, out, logsumexp, mask, is_causal, scale)
-
-    def cross_entropy(self, logits, target, ignore_index, reduction):
-        return C.cross_entropy(self, logits, target, ignore_index, reduction)
-
-    def cross_entropy_backward(self, grad, logits, target, logsumexp, ignore_index, reduction):
-        return C.cross_entropy_backward(self, grad, logits, target, logsumexp, ignore_index,
-                                        reduction)
-
+    # ------------------------------------------------------------------ random, cached
     def dropout_mask(self, shape, p, seed, dtype):
         T = self.ttnn
         uniform = T.rand(list(shape), self.device.mesh, dtype=self.tt_dtype(dtype),
@@ -530,55 +469,6 @@ class TTBackend(Backend):
         if key not in self._constants:
             self._constants[key] = make()
         return self._constants[key]
-
-    # ------------------------------------------------------------------ optimizers
-    def adamw_step(self, params, grads, exp_avgs, exp_avg_sqs, step, lr, beta1, beta2, eps,
-                   weight_decay):
-        """moreh_adamw for bfloat16 state (its dtypes); float32 state (master weights,
-        float32 models) through `composite.adamw_float32`, in full precision."""
-        for param, grad, exp_avg, exp_avg_sq in zip(params, grads, exp_avgs, exp_avg_sqs):
-            self._written(param)
-            if param.dtype != self.ttnn.bfloat16:
-                C.adamw_float32(self, param, grad, exp_avg, exp_avg_sq, step, lr, beta1, beta2,
-                                eps, weight_decay)
-                continue
-            self.ttnn.moreh_adamw(
-                param, grad, exp_avg, exp_avg_sq, lr=lr, beta1=beta1, beta2=beta2, eps=eps,
-                weight_decay=weight_decay, step=step, amsgrad=False, param_out=param,
-                exp_avg_out=exp_avg, exp_avg_sq_out=exp_avg_sq,
-                compute_kernel_config=self.kernel_config,
-            )
-
-    def sgd_step(self, params, grads, momentum_buffers, lr, momentum, dampening, nesterov,
-                 weight_decay):
-        """moreh_sgd for bfloat16 (its dtypes); `composite.sgd_float32` for float32."""
-        buffers = []
-        for param, grad, buffer in zip(params, grads, momentum_buffers):
-            self._written(param)
-            if param.dtype != self.ttnn.bfloat16:
-                buffers.append(C.sgd_float32(self, param, grad, buffer, lr, momentum, dampening,
-                                             nesterov, weight_decay))
-                continue
-            buffer_out = buffer
-            if momentum != 0 and buffer is None:
-                buffer_out = self.empty(self.shape(param), param)
-            self.ttnn.moreh_sgd(
-                param, grad, buffer, param_out=param, momentum_buffer_out=buffer_out, lr=lr,
-                momentum=momentum, dampening=dampening, weight_decay=weight_decay,
-                nesterov=nesterov, momentum_initialized=buffer is not None,
-                compute_kernel_config=self.kernel_config,
-            )
-            buffers.append(buffer_out)
-        return buffers
-
-    def global_norm(self, arrays, norm_type):
-        return C.global_norm(self, arrays, norm_type)
-
-    def scale_(self, arrays, factor):
-        for a in arrays:
-            self._written(a)
-            scale = self.reshape(self.cast(factor, self.dtype(a)), (1,) * len(self.shape(a)))
-            self.ttnn.multiply_(a, scale)
 
     def copy_(self, dst, src):
         self._written(dst)
