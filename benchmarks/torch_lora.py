@@ -2,7 +2,7 @@
 
 The eager/compiled twin of `ttcustom.lora.apply_lora`: the same math as PEFT,
 y = x W^T + b + (x A^T * alpha/r) B^T with W, b frozen, and the same state-dict keys
-as `ttcustom.nn.LoRALinear`, so adapted models load each other's weights.
+as `ttcustom.lora.LoRALinear`, so adapted models load each other's weights.
 """
 
 from __future__ import annotations

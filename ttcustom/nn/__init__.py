@@ -1,6 +1,5 @@
 """Modules: like torch.nn, computing on whichever backend their parameters live on."""
 
-from ttcustom.lora import LoRALinear
 from ttcustom.nn import init
 from ttcustom.nn.containers import ModuleDict, ModuleList, Sequential
 from ttcustom.nn.layers import GELU, Dropout, Embedding, LayerNorm, Linear, RMSNorm, SiLU
@@ -16,7 +15,6 @@ __all__ = [
     "GatedMLP",
     "LayerNorm",
     "Linear",
-    "LoRALinear",
     "Module",
     "ModuleDict",
     "ModuleList",
