@@ -25,6 +25,7 @@ from tests.tt.golden import (
     HostDevice,
     HostTensor,
     check_rules,
+    leaves,
 )
 from tests.tt.rules.predicates import Call
 from tests.tt.signatures import check_call
@@ -96,12 +97,12 @@ class _MeshOp:
         mapper = kwargs.get("mesh_mapper")
         if self.op.name == "from_torch" and isinstance(mapper, _Mapper):
             return self._from_torch(mapper, *args, **kwargs)
-        meshes = _leaves(args, kwargs, MeshTensor)
+        meshes = leaves(args, kwargs, MeshTensor)
         if not meshes:
             result = self.op(*args, **kwargs)
-            created = isinstance(result, HostTensor) and not _leaves(args, kwargs, HostTensor)
+            created = isinstance(result, HostTensor) and not leaves(args, kwargs, HostTensor)
             return self._replicate(result) if created else result
-        if _leaves(args, kwargs, HostTensor):
+        if leaves(args, kwargs, HostTensor):
             raise HarnessViolation(f"ttnn.{self.op.name} mixes mesh and single-device tensors")
         if self.op.name == "to_torch":
             raise HarnessViolation("ttnn.to_torch of a mesh tensor needs a mesh composer or "
@@ -145,21 +146,6 @@ class _MeshOp:
                          _ttnn_golden_mesh_shape=self.harness.mesh_shape,
                          _ttnn_golden_mesh_shard_dims=(None,) * len(self.harness.mesh_shape))
         return MeshTensor([HostTensor(reduced.clone(), s.dtype, s.layout) for s in tensor.shards])
-
-
-def _leaves(args: tuple, kwargs: dict, kind: type) -> list[Any]:
-    found: list[Any] = []
-
-    def visit(value: Any) -> None:
-        if isinstance(value, kind):
-            found.append(value)
-        elif isinstance(value, (list, tuple)):
-            for item in value:
-                visit(item)
-
-    for value in (*args, *kwargs.values()):
-        visit(value)
-    return found
 
 
 def _on_device(structure: Any, device: int) -> Any:

@@ -121,10 +121,15 @@ def _require(condition: bool, message: str) -> None:
 
 
 def _tensors(args: tuple, kwargs: dict) -> list[HostTensor]:
-    found: list[HostTensor] = []
+    return leaves(args, kwargs, HostTensor)
+
+
+def leaves(args: tuple, kwargs: dict, kind: type) -> list[Any]:
+    """The `kind` instances among a call's arguments (in lists and tuples too)."""
+    found: list[Any] = []
 
     def visit(value: Any) -> None:
-        if isinstance(value, HostTensor):
+        if isinstance(value, kind):
             found.append(value)
         elif isinstance(value, (list, tuple)):
             for item in value:
