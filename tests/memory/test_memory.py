@@ -18,6 +18,7 @@ from benchmarks.memory_probe import measure_peak, probe, tensor_peak
 from benchmarks.tiny_llama import Shape
 from benchmarks.workloads import Lora, Workload
 from ttcustom.autograd.function import AccumulateGrad
+from ttcustom.backends.shapes import ShapeBackend
 from ttcustom.cli import main as cli_main
 from ttcustom.lora import apply_lora
 from ttcustom.memory import (
@@ -29,7 +30,6 @@ from ttcustom.memory import (
     parameter_count,
     plan,
 )
-from ttcustom.memory.shapes import ShapeBackend
 from ttcustom.models import ModelConfig, build_model
 
 

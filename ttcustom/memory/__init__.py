@@ -1,7 +1,7 @@
 """Device-memory planning: will a training config fit, and with what batch size.
 
 The planner runs one training step of the real model on a shape-only backend
-(`ttcustom.memory.shapes`) and counts the bytes of its arrays; nothing is allocated.
+(`ttcustom.backends.shapes`) and counts the bytes of its arrays; nothing is allocated.
 
     from ttcustom.memory import plan
     estimate = plan(model_config, batch_size=8, seq_len=2048, dtype="bfloat16", tile=True)
@@ -17,9 +17,9 @@ from ttcustom.memory.planner import (
     LoraSpec,
     MemoryPlan,
     largest_batch,
-    parameter_count,
     plan,
 )
+from ttcustom.models.sizecheck import parameter_count
 
 __all__ = [
     "DTYPE_BYTES",

@@ -29,8 +29,8 @@ from typing import Any
 
 import torch
 
+from ttcustom.backends.shapes import ShapeBackend
 from ttcustom.memory.devices import System
-from ttcustom.memory.shapes import ShapeBackend
 from ttcustom.models.config import ModelConfig
 
 #: bytes per element; bfloat8_b stores a 32x32 tile as 1024 mantissas + 64 exponent bytes
@@ -185,14 +185,6 @@ def largest_batch(system: System, model_config: ModelConfig | Mapping[str, Any],
     return low
 
 
-def parameter_count(config: ModelConfig) -> int:
-    """Parameters of the model `config` describes, from a one-block model built on the
-    shape backend (nothing is allocated, however large the config)."""
-    model = _build(config.replace(num_hidden_layers=1), "bfloat16", None, ShapeBackend())
-    block = sum(p.numel() for p in model.layers[0].parameters())
-    return sum(p.numel() for p in model.parameters()) + (config.num_hidden_layers - 1) * block
-
-
 # ---------------------------------------------------------------------- inputs
 def as_model_config(value: ModelConfig | Mapping[str, Any]) -> ModelConfig:
     """A ModelConfig from itself, a transformers config dict or object, or field values."""
@@ -323,6 +315,5 @@ __all__ = [
     "as_lora_spec",
     "as_model_config",
     "largest_batch",
-    "parameter_count",
     "plan",
 ]

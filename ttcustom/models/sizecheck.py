@@ -30,11 +30,24 @@ def available_memory() -> int | None:
         return None
 
 
+def parameter_count(config: ModelConfig) -> int:
+    """Parameters of the model `config` describes, from a one-block model built on the
+    shape backend (nothing is allocated, however large the config)."""
+    from ttcustom.backends.shapes import ShapeBackend
+    from ttcustom.models.registry import model_class
+    from ttcustom.nn import init
+
+    backend = ShapeBackend()
+    with backend.host_on_meta(), init.skip_init():
+        model = model_class(config.model_type)(config.replace(num_hidden_layers=1),
+                                               dtype=torch.bfloat16, backend=backend)
+    block = sum(p.numel() for p in model.layers[0].parameters())
+    return sum(p.numel() for p in model.parameters()) + (config.num_hidden_layers - 1) * block
+
+
 def check_model_fits(config: ModelConfig, dtype: torch.dtype | None, source: str = "the config",
                      available: int | None = None) -> int:
     """The model's parameter bytes; ConfigError if they exceed the available memory."""
-    from ttcustom.memory.planner import parameter_count
-
     params = parameter_count(config)
     itemsize = dtype.itemsize if dtype is not None else 2  # the smallest default (bfloat16)
     need = params * itemsize
