@@ -155,7 +155,7 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     if bias is not None and bias.shape != (weight.shape[0],):
         raise ValueError(f"linear: bias shape {bias.shape}, expected ({weight.shape[0]},)")
     _check_same_dtype("linear", input=input, weight=weight, bias=bias)
-    if not weight.requires_grad:  # a frozen base weight (LoRA, a frozen head)
+    if weight.is_leaf and not weight.requires_grad:  # frozen: a LoRA base, a frozen head
         weight.backend.hold_frozen(weight)
     return linalg.Linear.apply(input, weight, bias)
 

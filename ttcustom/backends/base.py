@@ -211,9 +211,9 @@ class Backend(abc.ABC):
         """x @ weight.T + bias, weight stored [out_features, in_features]."""
 
     def hold_frozen(self, weight: Any) -> None:
-        """`weight`, a linear layer's Parameter with requires_grad False, is about to be
-        used: a backend may keep it in the layout its kernel wants, made once, for as
-        long as the array stays unchanged (no-op here)."""
+        """`weight`, a linear layer's leaf tensor (a Parameter) with requires_grad False,
+        is about to be used: a backend may keep it in the layout its kernel wants, made
+        once, for as long as the tensor and its array stay unchanged (no-op here)."""
 
     @abc.abstractmethod
     def linear_backward(

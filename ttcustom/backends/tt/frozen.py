@@ -18,19 +18,16 @@ Array = Any
 
 
 class FrozenLayouts:
-    """id(weight array) -> (array, its [in, out] layout), owned by Parameters."""
+    """id(weight array) -> (array, its [in, out] layout), owned by leaf tensors."""
 
     def __init__(self, lay_out: Callable[[Array], Array]) -> None:
         self._lay_out = lay_out
         self._layouts: dict[int, tuple[Array, Array]] = {}
-        self._owners: dict[int, Array] = {}  # id(Parameter) -> the array laid out
+        self._owners: dict[int, Array] = {}  # id(weight tensor) -> the array laid out
 
     def hold(self, weight: Any) -> None:
-        """Lay out `weight` (a Parameter; other tensors are left alone) unless done."""
-        from ttcustom.nn.module import Parameter
-
-        if not isinstance(weight, Parameter):
-            return
+        """Lay out `weight` (a leaf tensor, e.g. a Parameter) unless done; the copy lives
+        as long as `weight` and its array do."""
         key, array = id(weight), weight.data
         old = self._owners.get(key)
         if old is array and id(array) in self._layouts:
