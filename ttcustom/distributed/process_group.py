@@ -121,14 +121,33 @@ def init_process_group(
         world_size=world_size,
         timeout=collective_timeout(timeout),
     )
-    atexit.register(destroy_process_group)
+    atexit.register(_leave_at_exit)
 
 
 def destroy_process_group() -> None:
     """Leave the process group (no-op when not in one)."""
-    atexit.unregister(destroy_process_group)
+    atexit.unregister(_leave_at_exit)
     if dist.is_initialized():
         dist.destroy_process_group()
+
+
+#: seconds the exit hook waits for the other ranks to reach their own exit
+EXIT_BARRIER_S = 30.0
+
+
+def _leave_at_exit() -> None:
+    """Wait (briefly) until every rank is leaving, then leave: a rank that tears its group
+    down while a peer is still using it can abort at exit."""
+    if not dist.is_initialized():
+        return
+    try:
+        if dist.get_backend() == "gloo":
+            dist.monitored_barrier(timeout=timedelta(seconds=EXIT_BARRIER_S))
+        else:
+            dist.barrier()
+    except Exception:  # a peer that died or left already: leave anyway  # noqa: BLE001
+        pass
+    destroy_process_group()
 
 
 def is_initialized() -> bool:
