@@ -176,14 +176,17 @@ class CausalLM(Module):
         else:
             cos, sin = self._rotary(past, seq, positions, position_ids)
         bias, is_causal = _attention_bias(mask, seq, past, dtype, backend)
-        inputs = AttentionInputs(cos, sin, bias, is_causal)
+        inputs = AttentionInputs(cos, sin, bias, is_causal, (batch, seq))
         if self.embed_dropout is not None:
             x = self.embed_dropout(x)
-        x = self._run_layers(x, inputs, kv_cache)
+        # the blocks see one [B * S, hidden] token stream: their linear layers' weight
+        # gradients need no reshapes (each is a host dispatch on tt)
+        x = self._run_layers(x.reshape(batch * seq, -1), inputs, kv_cache)
         x = self.norm(x)
         if logits_to_keep:
-            x = x[:, -logits_to_keep:]
+            x = x.reshape(batch, seq, -1)[:, -logits_to_keep:].reshape(-1, x.shape[-1])
         logits = self.lm_head(x)
+        logits = logits.reshape(batch, -1, logits.shape[-1])
         loss = None if targets is None else next_token_loss(logits, targets)
         return CausalLMOutput(loss, logits)
 

@@ -149,12 +149,14 @@ class RotaryEmbedding(Module):
 # ---------------------------------------------------------------------- attention
 @dataclass(slots=True)
 class AttentionInputs:
-    """Per-forward constants shared by every layer: rotary cos/sin, additive mask, causality."""
+    """Per-forward constants shared by every layer: rotary cos/sin, additive mask, causality,
+    and the (batch, seq) shape of a token stream the layers see flattened to [B * S, hidden]."""
 
     cos: Tensor | None
     sin: Tensor | None
     mask: Tensor | None
     is_causal: bool
+    batch_shape: tuple[int, int] | None = None
     _dense: Tensor | None = None
 
     def dense_mask(self, seq: int, like: Tensor) -> Tensor | None:
@@ -242,7 +244,9 @@ class Attention(Module):
                 qkv[..., q_size + kv_size:])
 
     def forward(self, x: Tensor, inputs: AttentionInputs, cache: LayerKV | None = None) -> Tensor:
-        batch, seq, _ = x.shape
+        """x [B, S, hidden], or the flattened stream [B * S, hidden] of `inputs.batch_shape`;
+        the output has x's shape."""
+        batch, seq = x.shape[:2] if x.ndim == 3 else inputs.batch_shape
         q, k, v = self._project(x)
         q = q.reshape(batch, seq, self.num_heads, self.head_dim)
         k = k.reshape(batch, seq, self.num_kv_heads, self.head_dim)
@@ -259,7 +263,7 @@ class Attention(Module):
             out = self._attention_with_dropout(q, k, v, inputs)
         else:
             out = F.scaled_dot_product_attention(q, k, v, inputs.mask, inputs.is_causal)
-        out = out.transpose(1, 2).reshape(batch, seq, self.num_heads * self.head_dim)
+        out = out.transpose(1, 2).reshape(*x.shape[:-1], self.num_heads * self.head_dim)
         return self.o_proj(out)
 
     def _attention_with_dropout(self, q: Tensor, k: Tensor, v: Tensor,
