@@ -247,6 +247,45 @@ def test_reused_tensor_sums_gradients_from_every_use():
     assert_close(x.grad.to_torch(), ref.grad, FP32_TOL, "reused tensor grad")
 
 
+def test_an_accumulating_function_adds_the_pending_gradient_itself(monkeypatch):
+    """`Function.accumulates`: backward gets the gradient other uses of its input already
+    produced and returns the sum; the engine adds nothing more (RMSNorm on the residual
+    stream: x + norm(x))."""
+    host, weight = torch.randn(4, 8), torch.rand(8) + 0.5
+    x = tc.tensor(host, requires_grad=True)
+    y = x * 2.0
+    loss = (y + F.rms_norm(y, tc.tensor(weight), 1e-6)).pow(2).sum()
+    adds, real_add = [], type(x.backend).add
+    monkeypatch.setattr(type(x.backend), "add",
+                        lambda self, a, b: adds.append(1) or real_add(self, a, b))
+    loss.backward()
+    ref = host.clone().requires_grad_()
+    ry = ref * 2.0
+    (ry + TF.rms_norm(ry, (8,), weight, 1e-6)).pow(2).sum().backward()
+    assert_close(x.grad.to_torch(), ref.grad, FP32_TOL, "grad through norm + residual")
+    assert adds == []  # the norm's backward took the residual's gradient in
+
+
+def test_an_input_used_twice_by_one_accumulating_function_is_offered_once():
+    from ttcustom.autograd.function import Function
+
+    class Both(Function):  # a + b, accumulating
+        accumulates = True
+
+        @staticmethod
+        def forward(ctx, a, b):
+            return ctx.backend.add(a, b)
+
+        @staticmethod
+        def backward(ctx, grad, into):
+            return tuple(grad if i is None else ctx.backend.add(i, grad) for i in into)
+
+    x = tc.tensor(torch.ones(3), requires_grad=True)
+    y = x * 3.0
+    (Both.apply(y, y) + y).sum().backward()
+    assert x.grad.to_torch().tolist() == [9.0, 9.0, 9.0]
+
+
 def test_two_leaves_receiving_one_gradient_array_do_not_alias():
     a, b = tc.zeros(3, requires_grad=True), tc.zeros(3, requires_grad=True)
     (a + b).sum().backward()

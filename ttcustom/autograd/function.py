@@ -51,7 +51,15 @@ class Function:
     `forward` receives backend arrays in place of Tensors and returns one array;
     `backward` returns one gradient (or None) per positional argument of `forward`.
     The instance is the context (`ctx`) and the graph node at once.
+
+    A Function with `accumulates = True` takes `backward(ctx, grad, into)`: `into` holds,
+    per argument, the gradient other consumers of that input have already produced (or
+    None), and each gradient returned where `into` is given must include it. Fused
+    kernels then add it (`addmm`, `addcmul`) instead of the engine's separate add, one
+    dispatch fewer per shared input on tt.
     """
+
+    accumulates = False
 
     backend: Backend
     needs_input_grad: tuple[bool, ...]
@@ -174,6 +182,17 @@ def _topological_order(root: Any) -> list[Any]:
     return order
 
 
+def _pending_inputs(node: Function, pending: dict[int, Array]) -> tuple[Array | None, ...]:
+    """Per input of `node`, the gradient pending for it (offered once per distinct input)."""
+    offered: set[int] = set()
+    into = []
+    for parent in node.parents:
+        key = id(parent) if parent is not None else None
+        into.append(pending.get(key) if key is not None and key not in offered else None)
+        offered.add(key)
+    return tuple(into)
+
+
 def run_backward(root: Tensor, grad: Array, retain_graph: bool = False) -> None:
     """Propagate `grad` from `root` to every leaf that requires grad."""
     backend = root.backend
@@ -193,14 +212,19 @@ def run_backward(root: Tensor, grad: Array, retain_graph: bool = False) -> None:
                 f"{node!r}: trying to backward through the graph a second time; "
                 "its saved arrays were freed. Pass retain_graph=True to the first backward()."
             )
-        input_grads = type(node).backward(node, node_grad)
+        if node.accumulates:
+            into = _pending_inputs(node, pending)
+            input_grads = type(node).backward(node, node_grad, into)
+        else:
+            into = (None,) * len(node.parents)
+            input_grads = type(node).backward(node, node_grad)
         if not isinstance(input_grads, tuple):
             input_grads = (input_grads,)
-        for parent, input_grad in zip(node.parents, input_grads):
+        for parent, input_grad, included in zip(node.parents, input_grads, into):
             if parent is None or input_grad is None:
                 continue
             key = id(parent)
-            previous = pending.get(key)
+            previous = None if included is not None else pending.get(key)
             pending[key] = input_grad if previous is None else backend.add(previous, input_grad)
         if not retain_graph:
             node.saved = None

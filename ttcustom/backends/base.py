@@ -238,10 +238,11 @@ class Backend(abc.ABC):
 
     @abc.abstractmethod
     def rms_norm_backward(
-        self, grad: Array, x: Array, weight: Array | None, rstd: Array, need_weight: bool = True
+        self, grad: Array, x: Array, weight: Array | None, rstd: Array, need_weight: bool = True,
+        into: Array | None = None,
     ) -> tuple[Array, Array | None]:
         """(dx, dweight); dweight is None without a weight or when `need_weight` is False
-        (a frozen norm)."""
+        (a frozen norm); `into`, when given, is added to dx (`Function.accumulates`)."""
 
     @abc.abstractmethod
     def layer_norm(

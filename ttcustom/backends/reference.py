@@ -254,7 +254,7 @@ class ReferenceBackend(Backend):
     def rms_norm(self, x, weight, eps):
         return _aten._fused_rms_norm(x, [x.shape[-1]], weight, eps)
 
-    def rms_norm_backward(self, grad, x, weight, rstd, need_weight=True):
+    def rms_norm_backward(self, grad, x, weight, rstd, need_weight=True, into=None):
         # torch has no CPU kernel for _fused_rms_norm_backward; the formula, in fp32:
         # dx = rstd * (g - x_hat * mean(g * x_hat)), g = grad * weight.
         x_hat = x.float() * rstd
@@ -264,7 +264,8 @@ class ReferenceBackend(Backend):
         dw = None
         if weight is not None and need_weight:
             dw = (grad32 * x_hat).reshape(-1, x.shape[-1]).sum(0).to(weight.dtype)
-        return dx.to(x.dtype), dw
+        dx = dx.to(x.dtype)
+        return (dx if into is None else into + dx), dw
 
     def layer_norm(self, x, weight, bias, eps):
         return _aten.native_layer_norm(x, [x.shape[-1]], weight, bias, eps)

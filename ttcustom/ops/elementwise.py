@@ -161,20 +161,21 @@ class Gelu(Function):
 
 
 class SwiGLU(Function):
-    """silu(gate) * up, fused so only the two inputs are saved."""
+    """silu(gate) * up; keeps silu(gate) for d up, as torch's two ops do."""
 
     @staticmethod
     def forward(ctx, gate, up):
-        ctx.save_for_backward(gate, up)
         b = ctx.backend
-        return b.mul(b.silu(gate), up)
+        activated = b.silu(gate)
+        ctx.save_for_backward(gate, up, activated)
+        return b.mul(activated, up)
 
     @staticmethod
     def backward(ctx, grad):
         b = ctx.backend
-        gate, up = ctx.saved
+        gate, up, activated = ctx.saved
         d_gate = b.silu_backward(b.mul(grad, up), gate) if ctx.needs_input_grad[0] else None
-        d_up = b.mul(grad, b.silu(gate)) if ctx.needs_input_grad[1] else None
+        d_up = b.mul(grad, activated) if ctx.needs_input_grad[1] else None
         return d_gate, d_up
 
 

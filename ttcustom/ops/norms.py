@@ -6,6 +6,8 @@ from ttcustom.autograd.function import Function
 
 
 class RMSNorm(Function):
+    accumulates = True  # dx joins the residual stream's gradient
+
     @staticmethod
     def forward(ctx, x, weight, eps):
         y, rstd = ctx.backend.rms_norm(x, weight, eps)
@@ -13,9 +15,10 @@ class RMSNorm(Function):
         return y
 
     @staticmethod
-    def backward(ctx, grad):
+    def backward(ctx, grad, into):
         x, weight, rstd = ctx.saved
-        dx, dw = ctx.backend.rms_norm_backward(grad, x, weight, rstd, ctx.needs_input_grad[1])
+        dx, dw = ctx.backend.rms_norm_backward(grad, x, weight, rstd, ctx.needs_input_grad[1],
+                                               into=into[0])
         return dx, dw, None
 
 

@@ -15,12 +15,12 @@ class NormOps:
 
     def rms_norm(self, x, weight, eps):
         T = self.ttnn
-        rstd = T.rsqrt(T.add(self.mean_last(T.multiply(x, x)), eps))
+        rstd = T.rsqrt(self.mean_last(T.mac(x, x, eps)))  # mean(x * x + eps)
         y = T.rms_norm(x, epsilon=eps, weight=weight, compute_kernel_config=self.kernel_config)
         return y, rstd
 
-    def rms_norm_backward(self, grad, x, weight, rstd, need_weight=True):
-        return rms_norm_backward(self, grad, x, weight, rstd, need_weight)
+    def rms_norm_backward(self, grad, x, weight, rstd, need_weight=True, into=None):
+        return rms_norm_backward(self, grad, x, weight, rstd, need_weight, into)
 
     def layer_norm(self, x, weight, bias, eps):
         return layer_norm(self, x, weight, bias, eps)
@@ -30,13 +30,14 @@ class NormOps:
 
 
 def rms_norm_backward(bk, grad: Array, x: Array, weight: Array | None, rstd: Array,
-                      need_weight: bool = True):
-    """dx = rstd * (g - x_hat * mean(g * x_hat)), g = grad * weight; dw = sum(grad * x_hat)
-    (not for a frozen weight: `need_weight` False)."""
+                      need_weight: bool = True, into: Array | None = None):
+    """dx = rstd * (g - x_hat * mean(g * x_hat)) (+ `into`, in the same kernel),
+    g = grad * weight; dw = sum(grad * x_hat) (not for a frozen weight: `need_weight` False)."""
     T = bk.ttnn
     x_hat = T.multiply(x, rstd)
     g = T.multiply(grad, weight) if weight is not None else grad
-    dx = T.multiply(rstd, T.subtract(g, T.multiply(x_hat, bk.mean_last(T.multiply(g, x_hat)))))
+    centred = T.addcmul(g, x_hat, bk.mean_last(T.multiply(g, x_hat)), value=-1.0)
+    dx = T.multiply(rstd, centred) if into is None else T.addcmul(into, rstd, centred)
     dw = sum_rows(bk, T.multiply(grad, x_hat)) if weight is not None and need_weight else None
     return dx, dw
 
