@@ -360,7 +360,9 @@ class TTBackend(AttentionOps, NormOps, LossOps, EmbeddingOps, OptimOps, Backend)
         if self.dtype(a) == torch.float32:  # moreh_sum takes bfloat16/int32 only
             out = self.ttnn.sum(a, dims, True, compute_kernel_config=self.kernel_config)
         else:
-            out = self.ttnn.moreh_sum(a, dims, keepdim=True,
+            # a partial reduction drops its dims in the kernel (no reshape after it)
+            drop = not keepdim and len(dims) < len(shape)
+            out = self.ttnn.moreh_sum(a, dims, keepdim=not drop,
                                       compute_kernel_config=self.kernel_config)
         kept = tuple(1 if i in dims else n for i, n in enumerate(shape))
         return self.reshape(out, kept if keepdim else tuple(n for i, n in enumerate(shape)
