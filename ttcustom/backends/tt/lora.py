@@ -44,13 +44,11 @@ class LoRAOps:
                              dropped_x, need):
         need_x, need_w, need_bias, need_a, need_b, need_h = need
         lora_x = need_h or (need_x and dropped_x is None)
-        g_b = None
-        if lora_x or need_a:  # contracted over r below (d x): its padding zeroed
-            g_b = self._contractable(self.mul(self.matmul(grad, lora_B), scaling), -1)
+        g_b = self.mul(self.matmul(grad, lora_B), scaling) if lora_x or need_a else None
         dx = self.matmul(grad, weight) if need_x else None
         dh = None
-        if lora_x:
-            a = self._contractable(lora_A, -2)
+        if lora_x:  # g_b A contracts over r: both paddings zeroed
+            g_b, a = self._contractable(g_b, -1), self._contractable(lora_A, -2)
             if dropped_x is None:
                 dx = self.ttnn.addmm(dx, g_b, a, compute_kernel_config=self.kernel_config)
             else:
