@@ -171,7 +171,7 @@ def lora_linear(input: Tensor, weight: Tensor, bias: Tensor | None, lora_A: Tens
     one op, lora_A [r, in_features], lora_B [out_features, r]; `lora_input` (the LoRA
     branch's input, e.g. dropout(input)) defaults to `input`."""
     if input.ndim < 2:
-        raise ValueError(f"lora_linear: input needs 2+ dims [..., in_features], got {input.shape}")
+        raise ValueError(f"lora_linear: input needs 2+ dims [..., features], got {input.shape}")
     _check_linear(input, weight, bias)  # the base layer's operands
     if lora_A.ndim != 2 or lora_B.ndim != 2 or lora_A.shape[1] != weight.shape[-1] \
             or lora_B.shape != (weight.shape[0], lora_A.shape[0]):
