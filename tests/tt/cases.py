@@ -118,7 +118,7 @@ CASES: list[Case] = [
          (True, False, False, True, True)),
     Case("lora_linear_trained_base", _inputs(_randn(3, 5, 40), _randn(24, 40), _randn(24),
                                              _randn(6, 40), _randn(24, 6)),
-         lambda x, w, b, a, lb: F.lora_linear(x, w, b, a, lb, 2.0)),
+         lambda x, w, b, a, lb: F.lora_linear(x, w, b, a, lb, 1.0)),  # alpha == r
     Case("lora_linear_2d_dropout", _inputs(_randn(45, 40), _randn(24, 40), _randn(6, 40),
                                            _randn(24, 6), _positive(45, 40)),
          lambda x, w, a, lb, m: F.lora_linear(x, w, None, a, lb, 0.5, F.mul(x, m)),

@@ -50,3 +50,13 @@ def test_backward_is_eight_ttnn_calls(golden_backend):
     backward = {op: n - forward.get(op, 0) for op, n in both.items() if n != forward.get(op, 0)}
     assert backward == {"matmul": 4, "multiply": 1, "fill_implicit_tile_padding": 2,
                         "addmm": 1}
+
+
+def test_scaling_one_multiplies_nothing(golden_backend):
+    x, w, a, b, grad = _tensors(golden_backend)
+
+    def step():
+        F.lora_linear(x, w, None, a, b, 1.0).backward(grad)
+        x.grad = a.grad = b.grad = None
+
+    assert "multiply" not in _calls(golden_backend, step)

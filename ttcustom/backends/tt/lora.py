@@ -5,9 +5,9 @@ Per call, 2-d x [tokens, in], A [r, in], B [out, r], r not a multiple of 32:
 
 - forward: x_a = x A^T, lora_in = x_a * s with its tile padding zeroed (B contracts over
   r), B's padding zeroed, lora = lora_in B^T + b, y = addmm(lora, x, W^T) with the frozen
-  weight's [in, out] copy (`FrozenLayouts`): 6 ttnn calls;
+  weight's [in, out] copy (`FrozenLayouts`): 6 ttnn calls (5 when s is 1);
 - backward: g_b = g B * s (padding zeroed), d A = g_b^T x, d B = g^T lora_in,
-  d x = addmm(g W, g_b, A) with A's padding zeroed: 8 ttnn calls.
+  d x = addmm(g W, g_b, A) with A's padding zeroed: 8 ttnn calls (7 when s is 1).
 
 `ttnn.addmm` (0.81.1) is one host call that runs the matmul and an in-place add (and a
 multiply for an alpha other than 1, never asked for here), 2-d operands only; the input
@@ -27,8 +27,8 @@ class LoRAOps:
     def lora_linear(self, x, weight, bias, lora_A, lora_B, scaling, dropped_x=None):
         T = self.ttnn
         h = x if dropped_x is None else dropped_x
-        lora_in = self._contractable(self.mul(self.matmul(h, lora_A, transpose_b=True),
-                                              scaling), -1)
+        lora_in = self._contractable(
+            _scaled(self, self.matmul(h, lora_A, transpose_b=True), scaling), -1)
         if bias is not None:
             bias = self.reshape(bias, (1, self.shape(bias)[0]))
         lora = T.linear(lora_in, self._contractable(lora_B, -1), bias=bias, transpose_b=True,
@@ -44,7 +44,7 @@ class LoRAOps:
                              dropped_x, need):
         need_x, need_w, need_bias, need_a, need_b, need_h = need
         lora_x = need_h or (need_x and dropped_x is None)
-        g_b = self.mul(self.matmul(grad, lora_B), scaling) if lora_x or need_a else None
+        g_b = _scaled(self, self.matmul(grad, lora_B), scaling) if lora_x or need_a else None
         dx = self.matmul(grad, weight) if need_x else None
         dh = None
         if lora_x:  # g_b A contracts over r: both paddings zeroed
@@ -59,3 +59,8 @@ class LoRAOps:
         dw = self.matmul(grad, x, transpose_a=True) if need_w else None
         d_bias = self._sum(grad, [0], keepdim=False) if need_bias else None
         return dx, dw, d_bias, d_a, d_b, dh
+
+
+def _scaled(bk: Any, a: Array, scaling: float) -> Array:
+    """`a` * scaling; `a` itself for alpha == r (PEFT's default r = lora_alpha = 8)."""
+    return a if scaling == 1.0 else bk.mul(a, scaling)
