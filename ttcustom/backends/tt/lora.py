@@ -9,9 +9,10 @@ Per call, 2-d x [tokens, in], A [r, in], B [out, r], r not a multiple of 32:
 - backward: g_b = g B * s (padding zeroed), d A = g_b^T x, d B = g^T lora_in,
   d x = addmm(g W, g_b, A) with A's padding zeroed: 8 ttnn calls (7 when s is 1).
 
-`ttnn.addmm` (0.81.1) is one host call that runs the matmul and an in-place add (and a
-multiply for an alpha other than 1, never asked for here), 2-d operands only; the input
-is [tokens, out], the addend's shape.
+`ttnn.addmm` is one host call that runs the matmul and an in-place add (and a multiply
+for an alpha other than 1, never asked for here) on the device: tt-metal's matmul.cpp,
+AddmmOperation::invoke (the wheel ships no matmul C++; its validate() messages are in
+_ttnncpp.so). Its operands are 2-d; the addend has the product's shape [tokens, out].
 """
 
 from __future__ import annotations
