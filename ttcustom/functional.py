@@ -143,8 +143,8 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
     return linalg.Matmul.apply(input, other)
 
 
-def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
-    """input @ weight.T + bias, with weight [out_features, in_features]."""
+def _check_linear(input: Tensor, weight: Tensor, bias: Tensor | None) -> None:
+    """Validate a linear layer's operands; a frozen weight is then held laid out."""
     if weight.ndim != 2:
         raise ValueError(f"linear: weight must be 2-d [out, in], got shape {weight.shape}")
     if input.shape[-1] != weight.shape[1]:
@@ -157,7 +157,35 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     _check_same_dtype("linear", input=input, weight=weight, bias=bias)
     if weight.is_leaf and not weight.requires_grad:  # frozen: a LoRA base, a frozen head
         weight.backend.hold_frozen(weight)
+
+
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """input @ weight.T + bias, with weight [out_features, in_features]."""
+    _check_linear(input, weight, bias)
     return linalg.Linear.apply(input, weight, bias)
+
+
+def lora_linear(input: Tensor, weight: Tensor, bias: Tensor | None, lora_A: Tensor,
+                lora_B: Tensor, scaling: float, lora_input: Tensor | None = None) -> Tensor:
+    """linear(input, weight, bias) + linear(lora_input, lora_A) * scaling @ lora_B.T in
+    one op, lora_A [r, in_features], lora_B [out_features, r]; `lora_input` (the LoRA
+    branch's input, e.g. dropout(input)) defaults to `input`."""
+    if input.ndim < 2:
+        raise ValueError(f"lora_linear: input needs 2+ dims [..., features], got {input.shape}")
+    _check_linear(input, weight, bias)  # the base layer's operands
+    if lora_A.ndim != 2 or lora_B.ndim != 2 or lora_A.shape[1] != weight.shape[-1] \
+            or lora_B.shape != (weight.shape[0], lora_A.shape[0]):
+        raise ValueError(
+            f"lora_linear: lora_A {lora_A.shape} and lora_B {lora_B.shape} do not fit weight "
+            f"{weight.shape}; expected lora_A (r, {weight.shape[-1]}) and lora_B "
+            f"({weight.shape[0]}, r)")
+    if lora_input is not None and lora_input.shape != input.shape:
+        raise ValueError(f"lora_linear: lora_input shape {lora_input.shape} differs from "
+                         f"input shape {input.shape}")
+    _check_same_dtype("lora_linear", input=input, lora_A=lora_A, lora_B=lora_B,
+                      lora_input=lora_input)
+    return linalg.LoRALinear.apply(input, weight, bias, lora_A, lora_B, float(scaling),
+                                   lora_input)
 
 
 # ---------------------------------------------------------------------- reductions

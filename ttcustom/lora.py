@@ -32,7 +32,8 @@ PEFT_PREFIX = "base_model.model."
 
 
 class LoRALinear(Module):
-    """y = x W^T + b + (dropout(x) A^T * alpha/r) B^T, with W and b frozen.
+    """y = x W^T + b + (dropout(x) A^T * alpha/r) B^T, with W and b frozen: one op,
+    `F.lora_linear` (one graph node; fused kernels on tt).
 
     The base weight and bias keep their names (`weight`, `bias`) so state dicts and
     checkpoint tables see an ordinary Linear. A is kaiming-uniform and B zero (PEFT's
@@ -57,9 +58,9 @@ class LoRALinear(Module):
         self.dropout = Dropout(dropout) if dropout > 0 else None
 
     def forward(self, x: Tensor) -> Tensor:
-        out = F.linear(x, self.weight, self.bias)
-        h = self.dropout(x) if self.dropout is not None else x
-        return out + F.linear(F.linear(h, self.lora_A) * self.scaling, self.lora_B)
+        h = self.dropout(x) if self.dropout is not None else None
+        return F.lora_linear(x, self.weight, self.bias, self.lora_A, self.lora_B,
+                             self.scaling, h)
 
     def delta_weight(self) -> Tensor:
         """The update B A * alpha/r that merging adds to the base weight [out, in]."""

@@ -9,6 +9,7 @@ import torch
 
 import ttcustom as tc
 from ttcustom.capture.step import MAX_PROGRAMS
+from ttcustom.lora import apply_lora, lora_layers
 from ttcustom.models import LlamaForCausalLM
 from ttcustom.models.config import ModelConfig
 
@@ -45,9 +46,15 @@ def training(model, optimizer_cls=tc.optim.AdamW, **opt_args):
     return step, optimizer, scheduler
 
 
-def run(steps: int, mode: str, optimizer_cls=tc.optim.AdamW, **opt_args):
-    """Losses and final weights of `steps` steps run eagerly or captured."""
+def run(steps: int, mode: str, optimizer_cls=tc.optim.AdamW, lora: bool = False, **opt_args):
+    """Losses and final weights of `steps` steps run eagerly or captured (with `lora`: LoRA
+    r=4 on every linear but the head, its B made non-zero)."""
     model = tiny_llama()
+    if lora:
+        apply_lora(model, r=4, alpha=8, target_modules="all-linear")
+        with tc.no_grad():
+            for layer in lora_layers(model).values():
+                layer.lora_B.copy_(tc.randn(*layer.lora_B.shape) * 0.1)
     step, optimizer, scheduler = training(model, optimizer_cls, **opt_args)
     if mode != "eager":
         step = tc.compile_step(step, model=model, optimizer=optimizer, compile=mode == "compiled")
@@ -68,6 +75,26 @@ def test_replayed_steps_equal_eager_bit_for_bit(optimizer):
     assert step.stats["replays"] >= 10
     assert losses == eager_losses
     assert all(torch.equal(weights[k], eager_weights[k]) for k in weights)
+
+
+def test_replayed_lora_steps_equal_eager_bit_for_bit():
+    """A LoRA step (the lora_linear primitives, recorded whole) replays as it ran."""
+    eager_losses, eager_weights, _ = run(6, "eager", lora=True, lr=1e-2)
+    losses, weights, step = run(6, "replay", lora=True, lr=1e-2)
+    assert step.stats["replays"] == 5
+    assert losses == eager_losses
+    assert all(torch.equal(weights[k], eager_weights[k]) for k in weights)
+
+
+@pytest.mark.slow
+def test_compiled_lora_steps_match_eager():
+    eager_losses, eager_weights, _ = run(6, "eager", lora=True, lr=1e-2)
+    losses, weights, step = run(6, "compiled", lora=True, lr=1e-2)
+    assert step.stats == {"captures": 1, "replays": 5, "eager": 1}
+    torch.testing.assert_close(torch.tensor(losses), torch.tensor(eager_losses),
+                               rtol=1e-4, atol=1e-5)
+    for k in weights:
+        torch.testing.assert_close(weights[k], eager_weights[k], rtol=0, atol=1e-3)
 
 
 @pytest.mark.slow

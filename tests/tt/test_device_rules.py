@@ -128,6 +128,17 @@ def test_embedding_weights_must_be_bfloat16(harness):
         harness.embedding(ids, weight, layout=ttnn.TILE_LAYOUT)
 
 
+@pytest.mark.parametrize("beta", [1.0, 0.0])
+def test_addmm_addend_has_the_product_shape_unless_beta_is_zero(harness, beta):
+    mats = [harness.upload(torch.ones(32, 32), ttnn.bfloat16) for _ in range(2)]
+    addend = harness.upload(torch.ones(64, 32), ttnn.bfloat16)
+    if beta == 0.0:
+        assert harness.addmm(addend, *mats, beta=beta).value.shape == (32, 32)
+        return
+    with pytest.raises(HarnessViolation, match="input_tensor must have shape matching"):
+        harness.addmm(addend, *mats, beta=beta)
+
+
 def test_expand_of_a_rank_0_tensor_breaks_repeat(harness):
     scalar = harness.upload(torch.tensor(2.0), ttnn.bfloat16)
     with pytest.raises(HarnessViolation, match="repeat does not support rank 0 tensors"):

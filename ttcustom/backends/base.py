@@ -45,6 +45,8 @@ class Backend(abc.ABC):
     QUERIES = frozenset({"shape", "dtype"})
     #: primitives that update their array arguments in place
     IN_PLACE = frozenset({"copy_", "scale_", "adamw_step", "sgd_step"})
+    #: primitives with a default composed of the others (a backend may fuse them)
+    COMPOSED = frozenset({"lora_linear", "lora_linear_backward"})
 
     def __init__(self) -> None:
         self.transfers = TransferCounter()
@@ -113,7 +115,7 @@ class Backend(abc.ABC):
     @classmethod
     def primitives(cls) -> frozenset[str]:
         """The protocol's op names a captured step is made of (see `ttcustom.capture`)."""
-        return frozenset(Backend.__abstractmethods__) - cls.QUERIES
+        return (frozenset(Backend.__abstractmethods__) | cls.COMPOSED) - cls.QUERIES
 
     def compile_program(self, program: Any, compile: bool) -> Any:
         """A runner for a captured step: `runner(inputs, scalars) -> outputs`.
@@ -220,6 +222,40 @@ class Backend(abc.ABC):
         self, grad: Array, x: Array, weight: Array, need: tuple[bool, bool, bool]
     ) -> tuple[Array | None, Array | None, Array | None]:
         """(d x, d weight, d bias) of `linear`; `need` says which to compute."""
+
+    def lora_linear(
+        self, x: Array, weight: Array, bias: Array | None, lora_A: Array, lora_B: Array,
+        scaling: float, dropped_x: Array | None = None,
+    ) -> tuple[Array, Array]:
+        """(y, lora_in) of a LoRA linear on 2-d x [tokens, in]:
+        y = x W^T + b + lora_in B^T, lora_in = (dropped_x or x) A^T * scaling [tokens, r],
+        kept for the backward. A is [r, in], B [out, r]."""
+        h = x if dropped_x is None else dropped_x
+        lora_in = self.mul(self.matmul(h, lora_A, transpose_b=True), scaling)
+        return self.add(self.linear(x, weight, bias),
+                        self.matmul(lora_in, lora_B, transpose_b=True)), lora_in
+
+    def lora_linear_backward(
+        self, grad: Array, x: Array | None, weight: Array, lora_A: Array, lora_B: Array,
+        scaling: float, lora_in: Array | None, dropped_x: Array | None,
+        need: tuple[bool, bool, bool, bool, bool, bool],
+    ) -> tuple[Array | None, ...]:
+        """(d x, d weight, d bias, d A, d B, d dropped_x) of `lora_linear`, grad 2-d;
+        `need` says which to compute. Without `dropped_x`, d x takes both branches.
+        `x` may be None unless d weight (or, without dropout, d A) is needed."""
+        need_x, need_w, need_bias, need_a, need_b, need_h = need
+        lora_x = need_h or (need_x and dropped_x is None)  # the LoRA branch's input grad
+        g_b = self.mul(self.matmul(grad, lora_B), scaling) if lora_x or need_a else None
+        dx = self.matmul(grad, weight) if need_x else None
+        dh = self.matmul(g_b, lora_A) if lora_x else None
+        if dropped_x is None and need_x:
+            dx, dh = self.add(dx, dh), None
+        h = x if dropped_x is None else dropped_x
+        d_a = self.matmul(g_b, h, transpose_a=True) if need_a else None
+        d_b = self.matmul(grad, lora_in, transpose_a=True) if need_b else None
+        dw = self.matmul(grad, x, transpose_a=True) if need_w else None
+        d_bias = self.sum(grad, [0]) if need_bias else None
+        return dx, dw, d_bias, d_a, d_b, dh
 
     # ------------------------------------------------------------------ nn primitives
     @abc.abstractmethod

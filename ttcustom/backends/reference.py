@@ -244,6 +244,30 @@ class ReferenceBackend(Backend):
         db = grad2d.sum(0) if need[2] else None
         return dx, dw, db
 
+    def lora_linear(self, x, weight, bias, lora_A, lora_B, scaling, dropped_x=None):
+        """The LoRA product added by torch.addmm (no separate [tokens, out] buffer)."""
+        h = x if dropped_x is None else dropped_x
+        lora_in = torch.mm(h, lora_A.t()).mul_(scaling)
+        return torch.addmm(F.linear(x, weight, bias), lora_in, lora_B.t()), lora_in
+
+    def lora_linear_backward(self, grad, x, weight, lora_A, lora_B, scaling, lora_in,
+                             dropped_x, need):
+        """d x = grad W + (grad B * scaling) A in one torch.addmm without dropout."""
+        need_x, need_w, need_bias, need_a, need_b, need_h = need
+        lora_x = need_h or (need_x and dropped_x is None)
+        g_b = torch.mm(grad, lora_B).mul_(scaling) if lora_x or need_a else None
+        dx = dh = None
+        if need_x:
+            dx = grad @ weight if dropped_x is not None else torch.addmm(grad @ weight, g_b, lora_A)
+        if need_h:
+            dh = g_b @ lora_A
+        h = x if dropped_x is None else dropped_x
+        d_a = g_b.t() @ h if need_a else None
+        d_b = grad.t() @ lora_in if need_b else None
+        dw = grad.t() @ x if need_w else None
+        d_bias = grad.sum(0) if need_bias else None
+        return dx, dw, d_bias, d_a, d_b, dh
+
     # ------------------------------------------------------------------ nn primitives
     def embedding(self, ids, weight):
         return F.embedding(ids, weight)

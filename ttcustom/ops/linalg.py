@@ -39,3 +39,40 @@ class Linear(Function):
     def backward(ctx, grad):
         x, weight = ctx.saved
         return ctx.backend.linear_backward(grad, x, weight, ctx.needs_input_grad)
+
+
+class LoRALinear(Function):
+    """x W^T + b + (lora_x A^T * scaling) B^T in one node, lora_x = dropout(x) or x.
+
+    Leading dims of x are flattened for the backend's 2-d primitives (`lora_linear`) and
+    restored; only the arrays the needed gradients read are kept.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, lora_A, lora_B, scaling, lora_x):
+        bk = ctx.backend
+        need = ctx.needs_input_grad
+        ctx.shape, ctx.scaling = bk.shape(x), scaling
+        x2, h2 = _rows(bk, x), None if lora_x is None else _rows(bk, lora_x)
+        y, lora_in = bk.lora_linear(x2, weight, bias, lora_A, lora_B, scaling, h2)
+        keep_x = need[1] or (need[3] and lora_x is None)
+        ctx.save_for_backward(x2 if keep_x else None, weight, lora_A, lora_B,
+                              lora_in if need[4] else None, h2)
+        return bk.reshape(y, (*ctx.shape[:-1], bk.shape(weight)[0]))
+
+    @staticmethod
+    def backward(ctx, grad):
+        bk = ctx.backend
+        x2, weight, lora_A, lora_B, lora_in, h2 = ctx.saved
+        need = ctx.needs_input_grad
+        dx, dw, db, da, d_b, dh = bk.lora_linear_backward(
+            _rows(bk, grad), x2, weight, lora_A, lora_B, ctx.scaling, lora_in, h2,
+            (*need[:5], need[6]))
+        dx, dh = (None if d is None else bk.reshape(d, ctx.shape) for d in (dx, dh))
+        return dx, dw, db, da, d_b, None, dh
+
+
+def _rows(bk, a):
+    """`a` as 2-d [rows, features] (itself when it is 2-d)."""
+    shape = bk.shape(a)
+    return a if len(shape) == 2 else bk.reshape(a, (-1, shape[-1]))

@@ -78,6 +78,22 @@ def _on_open_device(call: Call) -> bool:
     return device is not None and getattr(device, "open", False)
 
 
+def _addmm_input_shape(call: Call) -> bool:
+    """The addend is [rows of mat1, columns of mat2] unless beta is 0 (then ignored)."""
+    if call["beta"] == 0:
+        return True
+    out, mat1, mat2 = (call.shape(n) for n in ("input_tensor", "mat1_tensor", "mat2_tensor"))
+    return out[0] == mat1[0] and out[1] == mat2[1]
+
+
+def _addmm_dtype(name: str):
+    def check(call: Call) -> bool:
+        if name == "input_tensor" and call["beta"] == 0:
+            return True
+        return call[name].dtype in (ttnn.bfloat16, ttnn.float32, ttnn.bfloat8_b)
+    return check
+
+
 def _bmm_batches(call: Call) -> bool:
     """A second operand with batch dims > 1 needs the first's batch dims equal to them."""
     a, b = (tuple(call[n].value.shape[:-2]) for n in ("input_tensor_a", "input_tensor_b"))
@@ -111,6 +127,7 @@ BMM_MESSAGE = ("bmm (non-bcast matmul) expects input tensors of shapes BCMK*BCKN
                "fused_activation=none, mcast_in0=false, and non-sharded inputs for in0 reuse "
                "optimization)")
 SDPA_DEV = "ttnn/cpp/ttnn/operations/transformer/sdpa/device/sdpa_device_operation.cpp"
+ADDMM = "ttnn/cpp/ttnn/operations/matmul/matmul.cpp (AddmmOperation::validate)"
 
 HAND_RULES: tuple[HandRule, ...] = (
     HandRule(("embedding",), "Weights tensor must have BFLOAT16 dtype", TTNN_SO, EMB_DEV,
@@ -179,6 +196,13 @@ HAND_RULES: tuple[HandRule, ...] = (
              "ttnn/cpp/ttnn/operations/matmul/device/matmul_device_operation.cpp (the batch "
              "exception needs a 1-D mcast program config the backend does not pass)",
              Check(_bmm_batches)),
+    HandRule(("addmm",), "alpha parameter cannot be 0", TTNN_SO, ADDMM,
+             Check(lambda c: c["alpha"] != 0)),
+    HandRule(("addmm",), "input_tensor must have shape matching one of result of mat1_tensor @ "
+             "mat2_tensor", TTNN_SO, ADDMM, Check(_addmm_input_shape)),
+    *(HandRule(("addmm",), f"only ttnn.bfloat16, ttnn.float32 and ttnn.bfloat8_b types are "
+               f"supported for {name}", TTNN_SO, ADDMM, Check(_addmm_dtype(name)))
+      for name in ("input_tensor", "mat1_tensor", "mat2_tensor")),
     HandRule(("to_layout", "from_torch"), "Layout must be Layout::TILE for bfloat8_b or bfloat4_b!",
              TTNN_SO, "ttnn/cpp/ttnn/tensor (tensor layout of block-float dtypes)",
              Check(_block_float_tiled)),

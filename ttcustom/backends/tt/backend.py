@@ -12,7 +12,8 @@ This module holds the core (data movement, shapes, elementwise, reductions, matm
 linear, random masks, device constants, the mesh); each topic's primitives, forward
 and backward, live in one module of this package, mixed in: `attention` (sdpa,
 rotary), `norms`, `losses` (softmax, log-softmax, cross entropy), `embedding`, `optim`
-(AdamW, SGD, gradient norms); `arrays` holds the shape helpers they share.
+(AdamW, SGD, gradient norms), `lora` (the LoRA linear); `arrays` holds the shape helpers
+they share.
 
 The ttnn module is a constructor argument, so the same code runs on hardware and, in
 the tests, against Tenstorrent's golden (torch) functions.
@@ -35,6 +36,7 @@ from ttcustom.backends.tt.attention import AttentionOps
 from ttcustom.backends.tt.device import TTDevice
 from ttcustom.backends.tt.embedding import EmbeddingOps
 from ttcustom.backends.tt.frozen import FrozenLayouts
+from ttcustom.backends.tt.lora import LoRAOps
 from ttcustom.backends.tt.losses import LossOps
 from ttcustom.backends.tt.norms import NormOps
 from ttcustom.backends.tt.optim import OptimOps
@@ -82,7 +84,7 @@ def _elementwise(method: Any) -> Any:
     return run
 
 
-class TTBackend(AttentionOps, NormOps, LossOps, EmbeddingOps, OptimOps, Backend):
+class TTBackend(AttentionOps, NormOps, LossOps, EmbeddingOps, OptimOps, LoRAOps, Backend):
     """ttnn on an opened device or mesh (see `TTDevice`)."""
 
     name = "tt"

@@ -1,0 +1,67 @@
+"""tt LoRA linear, forward and backward (`LoRAOps`): the base product and the LoRA
+branch's meet fused into `ttnn.addmm`, the bias into the LoRA product's `ttnn.linear`.
+
+Per call, 2-d x [tokens, in], A [r, in], B [out, r], r not a multiple of 32:
+
+- forward: x_a = x A^T, lora_in = x_a * s with its tile padding zeroed (B contracts over
+  r), B's padding zeroed, lora = lora_in B^T + b, y = addmm(lora, x, W^T) with the frozen
+  weight's [in, out] copy (`FrozenLayouts`): 6 ttnn calls (5 when s is 1);
+- backward: g_b = g B * s (padding zeroed), d A = g_b^T x, d B = g^T lora_in,
+  d x = addmm(g W, g_b, A) with A's padding zeroed: 8 ttnn calls (7 when s is 1).
+
+`ttnn.addmm` is one host call that runs the matmul and an in-place add (and a multiply
+for an alpha other than 1, never asked for here) on the device: tt-metal's matmul.cpp,
+AddmmOperation::invoke (the wheel ships no matmul C++; its validate() messages are in
+_ttnncpp.so). Its operands are 2-d; the addend has the product's shape [tokens, out].
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+Array = Any
+
+
+class LoRAOps:
+    """TTBackend's LoRA linear primitives (2-d inputs)."""
+
+    def lora_linear(self, x, weight, bias, lora_A, lora_B, scaling, dropped_x=None):
+        T = self.ttnn
+        h = x if dropped_x is None else dropped_x
+        lora_in = self._contractable(
+            _scaled(self, self.matmul(h, lora_A, transpose_b=True), scaling), -1)
+        if bias is not None:
+            bias = self.reshape(bias, (1, self.shape(bias)[0]))
+        lora = T.linear(lora_in, self._contractable(lora_B, -1), bias=bias, transpose_b=True,
+                        compute_kernel_config=self.kernel_config)
+        laid_out = self.frozen.get(weight)
+        if laid_out is None:  # a trained base weight: no [in, out] copy is kept
+            return self.add(lora, self.matmul(x, weight, transpose_b=True)), lora_in
+        y = T.addmm(lora, self._contractable(x, -1), laid_out,
+                    compute_kernel_config=self.kernel_config)
+        return y, lora_in
+
+    def lora_linear_backward(self, grad, x, weight, lora_A, lora_B, scaling, lora_in,
+                             dropped_x, need):
+        need_x, need_w, need_bias, need_a, need_b, need_h = need
+        lora_x = need_h or (need_x and dropped_x is None)
+        g_b = _scaled(self, self.matmul(grad, lora_B), scaling) if lora_x or need_a else None
+        dx = self.matmul(grad, weight) if need_x else None
+        dh = None
+        if lora_x:  # g_b A contracts over r: both paddings zeroed
+            g_b, a = self._contractable(g_b, -1), self._contractable(lora_A, -2)
+            if dropped_x is None:
+                dx = self.ttnn.addmm(dx, g_b, a, compute_kernel_config=self.kernel_config)
+            else:
+                dh = self.ttnn.matmul(g_b, a, compute_kernel_config=self.kernel_config)
+        h = x if dropped_x is None else dropped_x
+        d_a = self.matmul(g_b, h, transpose_a=True) if need_a else None
+        d_b = self.matmul(grad, lora_in, transpose_a=True) if need_b else None
+        dw = self.matmul(grad, x, transpose_a=True) if need_w else None
+        d_bias = self._sum(grad, [0], keepdim=False) if need_bias else None
+        return dx, dw, d_bias, d_a, d_b, dh
+
+
+def _scaled(bk: Any, a: Array, scaling: float) -> Array:
+    """`a` * scaling; `a` itself for alpha == r (PEFT's default r = lora_alpha = 8)."""
+    return a if scaling == 1.0 else bk.mul(a, scaling)
