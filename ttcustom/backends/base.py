@@ -219,29 +219,33 @@ class Backend(abc.ABC):
 
     @abc.abstractmethod
     def linear_backward(
-        self, grad: Array, x: Array, weight: Array, need: tuple[bool, bool, bool]
+        self, grad: Array, x: Array, weight: Array, need: tuple[bool, bool, bool],
+        into: Array | None = None,
     ) -> tuple[Array | None, Array | None, Array | None]:
-        """(d x, d weight, d bias) of `linear`; `need` says which to compute."""
+        """(d x, d weight, d bias) of `linear`; `need` says which to compute; `into`, when
+        given, is added to d x (`Function.accumulates`)."""
 
     def lora_linear(
         self, x: Array, weight: Array, bias: Array | None, lora_A: Array, lora_B: Array,
         scaling: float, dropped_x: Array | None = None,
-    ) -> tuple[Array, Array]:
-        """(y, lora_in) of a LoRA linear on 2-d x [tokens, in]:
-        y = x W^T + b + lora_in B^T, lora_in = (dropped_x or x) A^T * scaling [tokens, r],
-        kept for the backward. A is [r, in], B [out, r]."""
+    ) -> tuple[Array, tuple[Array, ...]]:
+        """(y, saved) of a LoRA linear on 2-d x [tokens, in]:
+        y = x W^T + b + lora_in B^T, lora_in = (dropped_x or x) A^T * scaling [tokens, r].
+        A is [r, in], B [out, r]; `saved` (here `(lora_in,)`; a backend may keep more)
+        goes to `lora_linear_backward`."""
         h = x if dropped_x is None else dropped_x
         lora_in = self.mul(self.matmul(h, lora_A, transpose_b=True), scaling)
         return self.add(self.linear(x, weight, bias),
-                        self.matmul(lora_in, lora_B, transpose_b=True)), lora_in
+                        self.matmul(lora_in, lora_B, transpose_b=True)), (lora_in,)
 
     def lora_linear_backward(
         self, grad: Array, x: Array | None, weight: Array, lora_A: Array, lora_B: Array,
-        scaling: float, lora_in: Array | None, dropped_x: Array | None,
-        need: tuple[bool, bool, bool, bool, bool, bool],
+        scaling: float, saved: tuple[Array, ...] | None, dropped_x: Array | None,
+        need: tuple[bool, bool, bool, bool, bool, bool], into: Array | None = None,
     ) -> tuple[Array | None, ...]:
         """(d x, d weight, d bias, d A, d B, d dropped_x) of `lora_linear`, grad 2-d;
-        `need` says which to compute. Without `dropped_x`, d x takes both branches.
+        `need` says which to compute; `saved` is what `lora_linear` returned. Without
+        `dropped_x`, d x takes both branches; `into`, when given, is added to d x.
         `x` may be None unless d weight (or, without dropout, d A) is needed."""
         need_x, need_w, need_bias, need_a, need_b, need_h = need
         lora_x = need_h or (need_x and dropped_x is None)  # the LoRA branch's input grad
@@ -250,9 +254,11 @@ class Backend(abc.ABC):
         dh = self.matmul(g_b, lora_A) if lora_x else None
         if dropped_x is None and need_x:
             dx, dh = self.add(dx, dh), None
+        if into is not None and dx is not None:
+            dx = self.add(into, dx)
         h = x if dropped_x is None else dropped_x
         d_a = self.matmul(g_b, h, transpose_a=True) if need_a else None
-        d_b = self.matmul(grad, lora_in, transpose_a=True) if need_b else None
+        d_b = self.matmul(grad, saved[0], transpose_a=True) if need_b else None
         dw = self.matmul(grad, x, transpose_a=True) if need_w else None
         d_bias = self.sum(grad, [0]) if need_bias else None
         return dx, dw, d_bias, d_a, d_b, dh

@@ -237,9 +237,11 @@ class ReferenceBackend(Backend):
     def linear(self, x, weight, bias):
         return F.linear(x, weight, bias)
 
-    def linear_backward(self, grad, x, weight, need):
+    def linear_backward(self, grad, x, weight, need, into=None):
         grad2d = grad.reshape(-1, grad.shape[-1])
-        dx = grad @ weight if need[0] else None
+        dx = None
+        if need[0]:
+            dx = grad @ weight if into is None else into + grad @ weight
         dw = grad2d.t() @ x.reshape(-1, x.shape[-1]) if need[1] else None
         db = grad2d.sum(0) if need[2] else None
         return dx, dw, db
@@ -248,10 +250,10 @@ class ReferenceBackend(Backend):
         """The LoRA product added by torch.addmm (no separate [tokens, out] buffer)."""
         h = x if dropped_x is None else dropped_x
         lora_in = torch.mm(h, lora_A.t()).mul_(scaling)
-        return torch.addmm(F.linear(x, weight, bias), lora_in, lora_B.t()), lora_in
+        return torch.addmm(F.linear(x, weight, bias), lora_in, lora_B.t()), (lora_in,)
 
-    def lora_linear_backward(self, grad, x, weight, lora_A, lora_B, scaling, lora_in,
-                             dropped_x, need):
+    def lora_linear_backward(self, grad, x, weight, lora_A, lora_B, scaling, saved,
+                             dropped_x, need, into=None):
         """d x = grad W + (grad B * scaling) A in one torch.addmm without dropout."""
         need_x, need_w, need_bias, need_a, need_b, need_h = need
         lora_x = need_h or (need_x and dropped_x is None)
@@ -259,11 +261,12 @@ class ReferenceBackend(Backend):
         dx = dh = None
         if need_x:
             dx = grad @ weight if dropped_x is not None else torch.addmm(grad @ weight, g_b, lora_A)
+            dx = dx if into is None else into + dx
         if need_h:
             dh = g_b @ lora_A
         h = x if dropped_x is None else dropped_x
         d_a = g_b.t() @ h if need_a else None
-        d_b = grad.t() @ lora_in if need_b else None
+        d_b = grad.t() @ saved[0] if need_b else None
         dw = grad.t() @ x if need_w else None
         d_bias = grad.sum(0) if need_bias else None
         return dx, dw, d_bias, d_a, d_b, dh

@@ -28,6 +28,8 @@ class Matmul(Function):
 class Linear(Function):
     """x @ weight.T + bias, weight [out_features, in_features] as in torch."""
 
+    accumulates = True  # d x joins a shared input's gradient in one addmm
+
     @staticmethod
     def forward(ctx, x, weight, bias):
         # x is needed only for d weight: a frozen layer (LoRA base) must not keep its
@@ -36,9 +38,9 @@ class Linear(Function):
         return ctx.backend.linear(x, weight, bias)
 
     @staticmethod
-    def backward(ctx, grad):
+    def backward(ctx, grad, into):
         x, weight = ctx.saved
-        return ctx.backend.linear_backward(grad, x, weight, ctx.needs_input_grad)
+        return ctx.backend.linear_backward(grad, x, weight, ctx.needs_input_grad, into=into[0])
 
 
 class LoRALinear(Function):
@@ -48,26 +50,30 @@ class LoRALinear(Function):
     restored; only the arrays the needed gradients read are kept.
     """
 
+    accumulates = True  # d x joins a shared input's gradient in the backend's kernels
+
     @staticmethod
     def forward(ctx, x, weight, bias, lora_A, lora_B, scaling, lora_x):
         bk = ctx.backend
         need = ctx.needs_input_grad
         ctx.shape, ctx.scaling = bk.shape(x), scaling
         x2, h2 = _rows(bk, x), None if lora_x is None else _rows(bk, lora_x)
-        y, lora_in = bk.lora_linear(x2, weight, bias, lora_A, lora_B, scaling, h2)
+        y, saved = bk.lora_linear(x2, weight, bias, lora_A, lora_B, scaling, h2)
         keep_x = need[1] or (need[3] and lora_x is None)
+        lora_grads = need[0] or need[3] or need[4] or need[6]
         ctx.save_for_backward(x2 if keep_x else None, weight, lora_A, lora_B,
-                              lora_in if need[4] else None, h2)
+                              saved if lora_grads else None, h2)
         return bk.reshape(y, (*ctx.shape[:-1], bk.shape(weight)[0]))
 
     @staticmethod
-    def backward(ctx, grad):
+    def backward(ctx, grad, into):
         bk = ctx.backend
-        x2, weight, lora_A, lora_B, lora_in, h2 = ctx.saved
+        x2, weight, lora_A, lora_B, saved, h2 = ctx.saved
         need = ctx.needs_input_grad
+        into_x = None if into[0] is None else _rows(bk, into[0])
         dx, dw, db, da, d_b, dh = bk.lora_linear_backward(
-            _rows(bk, grad), x2, weight, lora_A, lora_B, ctx.scaling, lora_in, h2,
-            (*need[:5], need[6]))
+            _rows(bk, grad), x2, weight, lora_A, lora_B, ctx.scaling, saved, h2,
+            (*need[:5], need[6]), into=into_x)
         dx, dh = (None if d is None else bk.reshape(d, ctx.shape) for d in (dx, dh))
         return dx, dw, db, da, d_b, None, dh
 

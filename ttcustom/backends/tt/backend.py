@@ -407,6 +407,16 @@ class TTBackend(AttentionOps, NormOps, LossOps, EmbeddingOps, OptimOps, LoRAOps,
         return self.ttnn.matmul(a, b, transpose_a=transpose_a, transpose_b=transpose_b,
                                 compute_kernel_config=self.kernel_config, **extra)
 
+    def matmul_into(self, into: Array | None, a: Array, b: Array) -> Array:
+        """into + a @ b: one `ttnn.addmm` for 2-d operands (its only rank), else a matmul
+        and an add; a @ b without `into`."""
+        if into is None:
+            return self.matmul(a, b)
+        if len(self.shape(a)) != 2 or len(self.shape(b)) != 2:
+            return self.add(into, self.matmul(a, b))
+        return self.ttnn.addmm(into, self._contractable(a, -1), self._contractable(b, -2),
+                               compute_kernel_config=self.kernel_config)
+
     def linear(self, x, weight, bias):
         """A held frozen weight (`hold_frozen`) goes in as its [in, out] copy; any
         other with transpose_b."""
@@ -429,9 +439,9 @@ class TTBackend(AttentionOps, NormOps, LossOps, EmbeddingOps, OptimOps, LoRAOps,
         return self._contractable(self.ttnn.transpose(self._contractable(weight, -1), -2, -1),
                                   -2)
 
-    def linear_backward(self, grad, x, weight, need):
+    def linear_backward(self, grad, x, weight, need, into=None):
         out_features, in_features = self.shape(weight)
-        dx = self.matmul(grad, weight) if need[0] else None
+        dx = self.matmul_into(into, grad, weight) if need[0] else None
         if not (need[1] or need[2]):  # a frozen layer: no weight or bias gradient
             return dx, None, None
         grad2d = self.reshape(grad, (-1, out_features))
