@@ -270,9 +270,13 @@ class Backend(abc.ABC):
     def rotary(self, x: Array, cos: Array, sin: Array) -> Array:
         """HF Llama rotary embedding: x * cos + rotate_half(x) * sin.
 
-        x is [B, H, S, D]; cos/sin broadcast to it. The backward is
-        `rotary(grad, cos, -sin)` because the rotation is orthogonal.
+        x is [B, H, S, D]; cos/sin broadcast to it. The backward is `rotary_backward`.
         """
+
+    def rotary_backward(self, grad: Array, cos: Array, sin: Array) -> Array:
+        """The gradient of `rotary` wrt x: `rotary(grad, cos, -sin)`, because the rotation
+        is orthogonal. A backend may keep the negated table across layers."""
+        return self.rotary(grad, cos, self.neg(sin))
 
     @abc.abstractmethod
     def sdpa(
