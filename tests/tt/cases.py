@@ -124,6 +124,12 @@ CASES: list[Case] = [
          (True, True, True, False)),
     Case("sdpa_gqa_head_mask", *_attention(False, 2, 16, head_mask=True),
          (True, True, True, False)),
+    # a head dim of whole tiles: bfloat16 takes ttnn's fused SDPA kernel (see fused_legal)
+    Case("sdpa_causal_gqa_d64", *_attention(True, 2, 64)),
+    Case("sdpa_causal_padding_mask_d64", *_attention(True, 1, 64, masked=True),
+         (True, True, True, False)),
+    Case("sdpa_gqa_head_mask_d64", *_attention(False, 2, 64, head_mask=True),
+         (True, True, True, False)),
     Case("cross_entropy_mean", _inputs(_randn(45, 37), _labels),
          lambda x, t: F.cross_entropy(x, t)),
     Case("cross_entropy_sum", _inputs(_randn(45, 37), _labels),
@@ -132,7 +138,7 @@ CASES: list[Case] = [
          lambda x, t: F.cross_entropy(x, t, reduction="none")),
 ]
 
-#: the causal attention cases again, under no_grad: the forward-only fused SDPA kernel
+#: the attention cases again, under no_grad
 INFERENCE_CASES: list[Case] = [c for c in CASES if c.name.startswith("sdpa")]
 
 

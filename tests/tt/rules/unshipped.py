@@ -59,6 +59,25 @@ def _sdpa_mask(call: Call) -> bool:
     return mask is None or (mask.value.dim() == 4 and mask.value.shape[-2] % TILE == 0)
 
 
+SDPA_QKV = ("input_tensor_q", "input_tensor_k", "input_tensor_v")
+SDPA_DTYPES = (ttnn.bfloat16, ttnn.bfloat8_b, ttnn.bfloat4_b)
+
+
+def _sdpa_heads(call: Call) -> bool:
+    heads, kv_heads = (call[n].value.shape[1] for n in ("input_tensor_q", "input_tensor_k"))
+    return kv_heads > 0 and heads % kv_heads == 0
+
+
+def _sdpa_mask_heads(call: Call) -> bool:
+    mask = call["attn_mask"]
+    return mask is None or mask.value.shape[1] in (1, call["input_tensor_q"].value.shape[1])
+
+
+def _sdpa_causal_lengths(call: Call) -> bool:
+    q, k = (call[n].value.shape[-2] for n in ("input_tensor_q", "input_tensor_k"))
+    return call["is_causal"] is False or q == k
+
+
 def _mesh_devices(call: Call) -> int:
     return math.prod(call.harness.mesh_shape) if hasattr(call.harness, "mesh_shape") else 1
 
@@ -158,6 +177,25 @@ HAND_RULES: tuple[HandRule, ...] = (
     HandRule(("transformer.scaled_dot_product_attention",),
              "Mask sequence length must be multiple of chunk size, got: {} and {}", TTNN_SO,
              SDPA_DEV, Check(_sdpa_mask)),
+    HandRule(("transformer.scaled_dot_product_attention",),
+             "Data type of input tensor must be BFLOAT16, BFLOAT8_B, or BFLOAT4_B and is {}",
+             TTNN_SO, SDPA_DEV, Check(lambda c: all(c[n].dtype in SDPA_DTYPES for n in SDPA_QKV))),
+    HandRule(("transformer.scaled_dot_product_attention",),
+             "Padding is not supported on the head_dim dimension", TTNN_SO, SDPA_DEV,
+             Check(lambda c: all(c[n].value.shape[-1] % TILE == 0 for n in SDPA_QKV))),
+    HandRule(("transformer.scaled_dot_product_attention",),
+             "Q num_heads must be >= K num_heads and divisible by K num_heads. Got Q: {}, K: {}",
+             TTNN_SO, SDPA_DEV, Check(_sdpa_heads)),
+    HandRule(("transformer.scaled_dot_product_attention",),
+             "Causal SDPA requires Q and K to have the same sequence length. Got Q: {}, K: {}",
+             TTNN_SO, SDPA_DEV, Check(_sdpa_causal_lengths)),
+    HandRule(("transformer.scaled_dot_product_attention",),
+             "When mask is provided to SDPA, it must be in BF16, BFP8, or BFP4 dataformat",
+             TTNN_SO, SDPA_DEV,
+             Check(lambda c: not c.has("attn_mask") or c["attn_mask"].dtype in SDPA_DTYPES)),
+    HandRule(("transformer.scaled_dot_product_attention",),
+             "Mask num_heads must either be 1 (to be broadcasted across all heads) or must match "
+             "Q heads dimension", TTNN_SO, SDPA_DEV, Check(_sdpa_mask_heads)),
     HandRule(("transformer.scaled_dot_product_attention",),
              "q and k sequences are whole 32-row chunks", "",
              "harness: the kernel runs whole q/k chunks of the tile-padded sequence, the golden "
