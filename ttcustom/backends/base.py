@@ -273,10 +273,10 @@ class Backend(abc.ABC):
         x is [B, H, S, D]; cos/sin broadcast to it. The backward is `rotary_backward`.
         """
 
+    @abc.abstractmethod
     def rotary_backward(self, grad: Array, cos: Array, sin: Array) -> Array:
         """The gradient of `rotary` wrt x: `rotary(grad, cos, -sin)`, because the rotation
-        is orthogonal. A backend may keep the negated table across layers."""
-        return self.rotary(grad, cos, self.neg(sin))
+        is orthogonal (a backend may keep the negated table across layers)."""
 
     @abc.abstractmethod
     def sdpa(
