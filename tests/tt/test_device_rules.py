@@ -128,6 +128,17 @@ def test_embedding_weights_must_be_bfloat16(harness):
         harness.embedding(ids, weight, layout=ttnn.TILE_LAYOUT)
 
 
+@pytest.mark.parametrize("dtype, width, message", [
+    (ttnn.float32, 64, "Data type of input tensor must be BFLOAT16"),
+    (ttnn.bfloat16, 16, "Padding is not supported on the head_dim dimension"),
+])
+def test_fused_sdpa_takes_bfloat16_with_a_head_dim_of_whole_tiles(harness, dtype, width,
+                                                                  message):
+    q, k, v = (harness.upload(torch.randn(1, 2, 32, width), dtype) for _ in range(3))
+    with pytest.raises(HarnessViolation, match=message):
+        harness.transformer.scaled_dot_product_attention(q, k, v, is_causal=True)
+
+
 def test_expand_of_a_rank_0_tensor_breaks_repeat(harness):
     scalar = harness.upload(torch.tensor(2.0), ttnn.bfloat16)
     with pytest.raises(HarnessViolation, match="repeat does not support rank 0 tensors"):

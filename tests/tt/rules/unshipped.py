@@ -130,6 +130,8 @@ BMM_MESSAGE = ("bmm (non-bcast matmul) expects input tensors of shapes BCMK*BCKN
                "fused_activation=none, mcast_in0=false, and non-sharded inputs for in0 reuse "
                "optimization)")
 SDPA_DEV = "ttnn/cpp/ttnn/operations/transformer/sdpa/device/sdpa_device_operation.cpp"
+SOFTMAX_DEV = ("ttnn/cpp/ttnn/operations/normalization/softmax/device/"
+               "softmax_device_operation.cpp")
 
 HAND_RULES: tuple[HandRule, ...] = (
     HandRule(("embedding",), "Weights tensor must have BFLOAT16 dtype", TTNN_SO, EMB_DEV,
@@ -201,6 +203,11 @@ HAND_RULES: tuple[HandRule, ...] = (
              "harness: the kernel runs whole q/k chunks of the tile-padded sequence, the golden "
              "the logical one; the two agree only on aligned sequences", Check(_sdpa_chunks),
              harness=True),
+    HandRule(("softmax",), "Inputs to softmax must be tilized", TTNN_SO, SOFTMAX_DEV,
+             Check(lambda c: c["input_tensor"].layout == ttnn.TILE_LAYOUT)),
+    HandRule(("softmax",), "Input tensor must be FLOAT32, BFLOAT16, or BFLOAT8_B, got: {}",
+             TTNN_SO, SOFTMAX_DEV, Check(lambda c: c["input_tensor"].dtype
+                                         in (ttnn.float32, ttnn.bfloat16, ttnn.bfloat8_b))),
     HandRule(BINARY, "ttnn::operations::binary::utils::is_dtype_combination_supported( "
              "attributes.binary_op_type, input_tensor_a.dtype(), dtype_b)", TTNN_SO,
              "ttnn/cpp/ttnn/operations/eltwise/binary_ng/device/binary_ng_device_operation.cpp "
