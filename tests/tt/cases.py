@@ -51,17 +51,17 @@ def _labels(g: torch.Generator) -> torch.Tensor:
 
 
 def _attention(causal: bool, kv_heads: int, width: int, masked: bool = False,
-               head_mask: bool = False):
+               head_mask: bool = False, seq: int = 20):
     def fn(q, k, v, *mask):
         return F.scaled_dot_product_attention(q, k, v, attn_mask=mask[0] if mask else None,
                                               is_causal=causal)
 
     def inputs(g):
-        q = torch.randn(2, 4, 20, width, generator=g)
-        k = torch.randn(2, kv_heads, 20, width, generator=g)
-        v = torch.randn(2, kv_heads, 20, width, generator=g)
+        q = torch.randn(2, 4, seq, width, generator=g)
+        k = torch.randn(2, kv_heads, seq, width, generator=g)
+        v = torch.randn(2, kv_heads, seq, width, generator=g)
         if head_mask:  # an additive mask of its own per head and query
-            return [q, k, v, torch.randn(1, 4, 20, 20, generator=g)]
+            return [q, k, v, torch.randn(1, 4, seq, seq, generator=g)]
         if not masked:
             return [q, k, v]
         keep = torch.ones(2, 1, 1, 20, dtype=torch.bool)
@@ -130,6 +130,10 @@ CASES: list[Case] = [
          (True, True, True, False)),
     Case("sdpa_gqa_head_mask_d64", *_attention(False, 2, 64, head_mask=True),
          (True, True, True, False)),
+    # whole-tile causal scores: the backward fuses scale and causal mask into the softmax
+    # (scale 1/8 exact in bfloat16; 1/sqrt(40) is not, so it is applied apart)
+    Case("sdpa_causal_gqa_d64_s32", *_attention(True, 2, 64, seq=32)),
+    Case("sdpa_causal_d40_s32", *_attention(True, 4, 40, seq=32)),
     Case("cross_entropy_mean", _inputs(_randn(45, 37), _labels),
          lambda x, t: F.cross_entropy(x, t)),
     Case("cross_entropy_sum", _inputs(_randn(45, 37), _labels),

@@ -58,7 +58,7 @@ def test_bfloat16_matches_reference(case, golden_backend, reference_backend):
 
 def _fused_legal(case, dtype) -> bool:
     """ttnn's SDPA kernel takes bfloat16 with a head dim of whole tiles only (its rules)."""
-    return dtype == torch.bfloat16 and case.name.endswith("_d64")
+    return dtype == torch.bfloat16 and "_d64" in case.name
 
 
 @pytest.mark.parametrize("case", INFERENCE_CASES, ids=lambda c: c.name)
@@ -118,3 +118,20 @@ def test_rotary_backward_negates_the_sin_table_once_for_all_layers(golden_backen
     assert golden_backend.ttnn.calls["experimental.rotary_embedding"] == 8
     for a, r in zip(actual, grads(reference_backend)):
         _close(a, r, "grad")
+
+
+@pytest.mark.parametrize("name, softmaxes, multiplies", [
+    ("sdpa_causal_gqa_d64_s32", 1, 1),  # fused forward; the scale 1/8 goes into the softmax
+    ("sdpa_causal_d40_s32", 2, 3),  # composed forward too; 1/sqrt(40) is multiplied apart
+])
+def test_attention_fuses_scale_and_causal_mask_into_the_softmax(name, softmaxes, multiplies,
+                                                                golden_backend):
+    """Whole-tile causal scores: scale_mask_softmax, with the scale where bfloat16 holds it
+    exactly (the kernel reads it as bfloat16); dS is scaled once."""
+    [case] = [c for c in CASES if c.name == name]
+    run(case, golden_backend, torch.bfloat16)  # makes the causal mask, a kept constant
+    golden_backend.ttnn.calls.clear()
+    run(case, golden_backend, torch.bfloat16)
+    calls = golden_backend.ttnn.calls
+    assert (calls["scale_mask_softmax"], calls["softmax"], calls["add"]) == (softmaxes, 0, 0)
+    assert calls["multiply"] == multiplies

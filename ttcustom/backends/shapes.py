@@ -101,6 +101,10 @@ class _MetaTTNN:
     def moreh_sgd(*args: Any, **kwargs: Any) -> None:
         """In place into param_out and momentum_buffer_out."""
 
+    @staticmethod
+    def scale_mask_softmax(x: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
+        return torch.empty_like(x)
+
     class transformer:  # noqa: N801 (ttnn's namespace)
         @staticmethod
         def scaled_dot_product_attention(q: torch.Tensor, *args: Any,

@@ -76,14 +76,40 @@ def fused_legal(bk, q, k, v) -> bool:
 
 def _probs(bk, q, k, mask, is_causal, scale, heads: int) -> Array:
     """softmax(q k^T * scale + masks) on grouped queries [B, KV, G * S, K], from float32
-    scores, in q's dtype."""
-    kv_heads = bk.shape(k)[1]
+    scores, in q's dtype. A causal mask alone on whole-tile square scores is fused into
+    the softmax (`ttnn.scale_mask_softmax`, with the scale where bfloat16 holds it
+    exactly: the kernel reads it as bfloat16)."""
+    batch, kv_heads, keys, _ = bk.shape(k)
     seq = bk.shape(q)[2] * kv_heads // heads
-    scores = bk.mul(bk.matmul(q, k, transpose_b=True, dtype=torch.float32), scale)
-    bias = _grouped_bias(bk, mask, is_causal, heads, kv_heads, seq, bk.shape(k)[2])
+    scores = bk.matmul(q, k, transpose_b=True, dtype=torch.float32)
+    if is_causal and mask is None and seq == keys and seq % TILE == 0:
+        fused_scale = scale if _bf16_exact(scale) else None
+        if fused_scale is None:
+            scores = bk.mul(scores, scale)
+        probs = bk.ttnn.scale_mask_softmax(
+            scores, fused_scale, _batched_causal_mask(bk, batch, seq), is_causal_mask=True,
+            numeric_stable=True, compute_kernel_config=bk.kernel_config)
+        return bk.cast(probs, bk.dtype(q))
+    scores = bk.mul(scores, scale)
+    bias = _grouped_bias(bk, mask, is_causal, heads, kv_heads, seq, keys)
     if bias is not None:
         scores = bk.add(scores, bias)
     return bk.cast(bk.softmax(scores, -1), bk.dtype(q))
+
+
+def _bf16_exact(value: float) -> bool:
+    return float(torch.tensor(value, dtype=torch.bfloat16)) == value
+
+
+def _batched_causal_mask(bk, batch: int, seq: int) -> Array:
+    """The square bfloat16 causal mask [B, 1, S, S] of `scale_mask_softmax` (its mask dtype;
+    batch as the input's): the kernel reads its tile rows again every S rows, so each
+    query head stacked on the grouped rows gets it."""
+    def make() -> Array:
+        mask = bk.reshape(causal_mask(bk, seq, seq, torch.bfloat16), (1, 1, seq, seq))
+        return bk.expand(mask, (batch, 1, seq, seq))
+
+    return bk.constant(("causal", batch, seq, "batched"), make)
 
 
 def _grouped_bias(bk, mask, is_causal: bool, heads: int, kv_heads: int, seq: int,
