@@ -188,7 +188,8 @@ class ShapeBackend(ReferenceBackend):
         """Bytes the tt backend keeps across steps once a forward made them: frozen
         weights' copies and device constants (causal masks); none without tiles."""
         kept = [*self.frozen.copies(), *self._tt._constants.values()]
-        return sum(self.nbytes(array) for array in kept)
+        storages = {array.untyped_storage()._cdata: array for array in kept}  # views once
+        return sum(self.nbytes(array) for array in storages.values())
 
     def sdpa(self, q, k, v, mask, is_causal, scale, need_logsumexp=True):
         if not (self.tile and need_logsumexp):

@@ -13,6 +13,7 @@ for all layers (`TTBackend.derived`).
 from __future__ import annotations
 
 import math
+import struct
 from typing import Any
 
 import torch
@@ -98,7 +99,9 @@ def _probs(bk, q, k, mask, is_causal, scale, heads: int) -> Array:
 
 
 def _bf16_exact(value: float) -> bool:
-    return float(torch.tensor(value, dtype=torch.bfloat16)) == value
+    """Whether bfloat16 (a float32's upper 16 bits) holds `value` exactly."""
+    single = struct.pack("<f", value)
+    return struct.unpack("<f", single)[0] == value and single[:2] == b"\0\0"
 
 
 def _batched_causal_mask(bk, batch: int, seq: int) -> Array:
