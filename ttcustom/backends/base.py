@@ -294,7 +294,8 @@ class Backend(abc.ABC):
         q is [B, H, S, D]; k, v are [B, Hkv, S_k, D] with H a multiple of Hkv (GQA).
         `mask` is additive and broadcasts to [B, H, S, S_k]. With `need_logsumexp`
         False (no backward will run) a backend may use a forward-only fused kernel and
-        return None for the logsumexp.
+        return None for the logsumexp; one whose `sdpa_backward` recomputes the
+        probabilities (tt) returns None always.
         """
 
     @abc.abstractmethod
