@@ -84,12 +84,11 @@ def _probs(bk, q, k, mask, is_causal, scale, heads: int) -> Array:
     seq = bk.shape(q)[2] * kv_heads // heads
     scores = bk.matmul(q, k, transpose_b=True, dtype=torch.float32)
     if is_causal and mask is None and seq == keys and seq % TILE == 0:
-        fused_scale = scale if _bf16_exact(scale) else None
-        if fused_scale is None:
-            scores = bk.mul(scores, scale)
+        exact = _bf16_exact(scale)
         probs = bk.ttnn.scale_mask_softmax(
-            scores, fused_scale, _batched_causal_mask(bk, batch, seq), is_causal_mask=True,
-            numeric_stable=True, compute_kernel_config=bk.kernel_config)
+            scores if exact else bk.mul(scores, scale), scale if exact else None,
+            _batched_causal_mask(bk, batch, seq), is_causal_mask=True, numeric_stable=True,
+            compute_kernel_config=bk.kernel_config)
         return bk.cast(probs, bk.dtype(q))
     scores = bk.mul(scores, scale)
     bias = _grouped_bias(bk, mask, is_causal, heads, kv_heads, seq, keys)
