@@ -64,7 +64,7 @@ def _attention(causal: bool, kv_heads: int, width: int, masked: bool = False,
             return [q, k, v, torch.randn(1, 4, seq, seq, generator=g)]
         if not masked:
             return [q, k, v]
-        keep = torch.ones(2, 1, 1, 20, dtype=torch.bool)
+        keep = torch.ones(2, 1, 1, seq, dtype=torch.bool)
         keep[1, ..., 15:] = False  # the second sequence is 15 tokens, then padding
         return [q, k, v, keep]
 
@@ -130,10 +130,12 @@ CASES: list[Case] = [
          (True, True, True, False)),
     Case("sdpa_gqa_head_mask_d64", *_attention(False, 2, 64, head_mask=True),
          (True, True, True, False)),
-    # whole-tile causal scores: the backward fuses scale and causal mask into the softmax
-    # (scale 1/8 exact in bfloat16; 1/sqrt(40) is not, so it is applied apart)
+    # whole-tile square scores: scale and masks fused into the softmax (scale 1/8 exact
+    # in bfloat16; 1/sqrt(40) is not, so it is applied apart)
     Case("sdpa_causal_gqa_d64_s32", *_attention(True, 2, 64, seq=32)),
     Case("sdpa_causal_d40_s32", *_attention(True, 4, 40, seq=32)),
+    Case("sdpa_causal_gqa_padding_mask_d64_s32", *_attention(True, 2, 64, masked=True, seq=32),
+         (True, True, True, False)),
     Case("cross_entropy_mean", _inputs(_randn(45, 37), _labels),
          lambda x, t: F.cross_entropy(x, t)),
     Case("cross_entropy_sum", _inputs(_randn(45, 37), _labels),

@@ -120,18 +120,21 @@ def test_rotary_backward_negates_the_sin_table_once_for_all_layers(golden_backen
         _close(a, r, "grad")
 
 
-@pytest.mark.parametrize("name, softmaxes, multiplies", [
-    ("sdpa_causal_gqa_d64_s32", 1, 1),  # fused forward; the scale 1/8 goes into the softmax
-    ("sdpa_causal_d40_s32", 2, 3),  # composed forward too; 1/sqrt(40) is multiplied apart
+@pytest.mark.parametrize("name, softmaxes, multiplies, adds", [
+    ("sdpa_causal_gqa_d64_s32", 1, 1, 0),  # fused forward; the scale 1/8 goes into the softmax
+    ("sdpa_causal_d40_s32", 2, 3, 0),  # composed forward too; 1/sqrt(40) is multiplied apart
+    # padding mask + causal mask, made once per mask array for the kernel and the softmax
+    # (an add each); the bool mask's conversion to a bias (F.attention_bias) multiplies
+    ("sdpa_causal_gqa_padding_mask_d64_s32", 1, 2, 2),
 ])
-def test_attention_fuses_scale_and_causal_mask_into_the_softmax(name, softmaxes, multiplies,
-                                                                golden_backend):
-    """Whole-tile causal scores: scale_mask_softmax, with the scale where bfloat16 holds it
+def test_attention_fuses_scale_and_masks_into_the_softmax(name, softmaxes, multiplies, adds,
+                                                          golden_backend):
+    """Whole-tile square scores: scale_mask_softmax, with the scale where bfloat16 holds it
     exactly (the kernel reads it as bfloat16); dS is scaled once."""
     [case] = [c for c in CASES if c.name == name]
     run(case, golden_backend, torch.bfloat16)  # makes the causal mask, a kept constant
     golden_backend.ttnn.calls.clear()
     run(case, golden_backend, torch.bfloat16)
     calls = golden_backend.ttnn.calls
-    assert (calls["scale_mask_softmax"], calls["softmax"], calls["add"]) == (softmaxes, 0, 0)
-    assert calls["multiply"] == multiplies
+    assert (calls["scale_mask_softmax"], calls["softmax"]) == (softmaxes, 0)
+    assert (calls["multiply"], calls["add"]) == (multiplies, adds)

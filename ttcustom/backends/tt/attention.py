@@ -77,18 +77,18 @@ def fused_legal(bk, q, k, v) -> bool:
 
 def _probs(bk, q, k, mask, is_causal, scale, heads: int) -> Array:
     """softmax(q k^T * scale + masks) on grouped queries [B, KV, G * S, K], from float32
-    scores, in q's dtype. A causal mask alone on whole-tile square scores is fused into
-    the softmax (`ttnn.scale_mask_softmax`, with the scale where bfloat16 holds it
-    exactly: the kernel reads it as bfloat16)."""
+    scores, in q's dtype. Masks that make one square bfloat16 matrix per batch (see
+    `_square_mask`) are fused into the softmax with the scale (`ttnn.scale_mask_softmax`;
+    the scale only where bfloat16 holds it exactly: the kernel reads it as bfloat16)."""
     batch, kv_heads, keys, _ = bk.shape(k)
     seq = bk.shape(q)[2] * kv_heads // heads
     scores = bk.matmul(q, k, transpose_b=True, dtype=torch.float32)
-    if is_causal and mask is None and seq == keys and seq % TILE == 0:
+    square = _square_mask(bk, mask, is_causal, batch, seq, keys)
+    if square is not None:
         exact = _bf16_exact(scale)
         probs = bk.ttnn.scale_mask_softmax(
-            scores if exact else bk.mul(scores, scale), scale if exact else None,
-            _batched_causal_mask(bk, batch, seq), is_causal_mask=True, numeric_stable=True,
-            compute_kernel_config=bk.kernel_config)
+            scores if exact else bk.mul(scores, scale), scale if exact else None, square,
+            is_causal_mask=True, numeric_stable=True, compute_kernel_config=bk.kernel_config)
         return bk.cast(probs, bk.dtype(q))
     scores = bk.mul(scores, scale)
     bias = _grouped_bias(bk, mask, is_causal, heads, kv_heads, seq, keys)
@@ -103,15 +103,31 @@ def _bf16_exact(value: float) -> bool:
     return struct.unpack("<f", single)[0] == value and single[:2] == b"\0\0"
 
 
-def _batched_causal_mask(bk, batch: int, seq: int) -> Array:
-    """The square bfloat16 causal mask [B, 1, S, S] of `scale_mask_softmax` (its mask dtype;
-    batch as the input's): the kernel reads its tile rows again every S rows, so each
-    query head stacked on the grouped rows gets it."""
-    def make() -> Array:
-        mask = bk.reshape(causal_mask(bk, seq, seq, torch.bfloat16), (1, 1, seq, seq))
-        return bk.expand(mask, (batch, 1, seq, seq))
+def _square_mask(bk, mask, is_causal: bool, batch: int, seq: int, keys: int) -> Array | None:
+    """The mask (user mask + causal mask) as the full square bfloat16 matrices
+    [B, 1, S, S] `scale_mask_softmax` takes with `is_causal_mask` (its mask dtype, the
+    input's batch; the kernel reads a batch's matrix again every S rows, so each query
+    head stacked on the grouped rows gets it), or None where that cannot hold it: scores
+    not square in whole tiles, a mask per head, or one bfloat16 would round (float32)."""
+    if seq != keys or seq % TILE or not (is_causal or mask is not None):
+        return None
+    if mask is None:
+        def causal() -> Array:
+            square = bk.reshape(causal_mask(bk, seq, seq, torch.bfloat16), (1, 1, seq, seq))
+            return bk.expand(square, (batch, 1, seq, seq))
 
-    return bk.constant(("causal", batch, seq, "batched"), make)
+        return bk.constant(("causal", batch, seq, "square"), causal)
+    shape = (1,) * (4 - len(bk.shape(mask))) + bk.shape(mask)
+    if bk.dtype(mask) != torch.bfloat16 or shape[1] != 1:
+        return None
+
+    def make() -> Array:
+        square = bk.reshape(mask, shape)
+        if is_causal:
+            square = bk.add(square, causal_mask(bk, seq, seq, torch.bfloat16))
+        return bk.expand(square, (batch, 1, seq, seq))
+
+    return bk.derived(mask, ("square mask", is_causal, batch, seq), make)
 
 
 def _grouped_bias(bk, mask, is_causal: bool, heads: int, kv_heads: int, seq: int,
