@@ -51,20 +51,20 @@ def _labels(g: torch.Generator) -> torch.Tensor:
 
 
 def _attention(causal: bool, kv_heads: int, width: int, masked: bool = False,
-               head_mask: bool = False):
+               head_mask: bool = False, seq: int = 20):
     def fn(q, k, v, *mask):
         return F.scaled_dot_product_attention(q, k, v, attn_mask=mask[0] if mask else None,
                                               is_causal=causal)
 
     def inputs(g):
-        q = torch.randn(2, 4, 20, width, generator=g)
-        k = torch.randn(2, kv_heads, 20, width, generator=g)
-        v = torch.randn(2, kv_heads, 20, width, generator=g)
+        q = torch.randn(2, 4, seq, width, generator=g)
+        k = torch.randn(2, kv_heads, seq, width, generator=g)
+        v = torch.randn(2, kv_heads, seq, width, generator=g)
         if head_mask:  # an additive mask of its own per head and query
-            return [q, k, v, torch.randn(1, 4, 20, 20, generator=g)]
+            return [q, k, v, torch.randn(1, 4, seq, seq, generator=g)]
         if not masked:
             return [q, k, v]
-        keep = torch.ones(2, 1, 1, 20, dtype=torch.bool)
+        keep = torch.ones(2, 1, 1, seq, dtype=torch.bool)
         keep[1, ..., 15:] = False  # the second sequence is 15 tokens, then padding
         return [q, k, v, keep]
 
@@ -137,6 +137,18 @@ CASES: list[Case] = [
          (True, True, True, False)),
     Case("sdpa_gqa_head_mask", *_attention(False, 2, 16, head_mask=True),
          (True, True, True, False)),
+    # a head dim of whole tiles: bfloat16 takes ttnn's fused SDPA kernel (see fused_legal)
+    Case("sdpa_causal_gqa_d64", *_attention(True, 2, 64)),
+    Case("sdpa_causal_padding_mask_d64", *_attention(True, 1, 64, masked=True),
+         (True, True, True, False)),
+    Case("sdpa_gqa_head_mask_d64", *_attention(False, 2, 64, head_mask=True),
+         (True, True, True, False)),
+    # whole-tile square scores: scale and masks fused into the softmax (scale 1/8 exact
+    # in bfloat16; 1/sqrt(40) is not, so it is applied apart)
+    Case("sdpa_causal_gqa_d64_s32", *_attention(True, 2, 64, seq=32)),
+    Case("sdpa_causal_d40_s32", *_attention(True, 4, 40, seq=32)),
+    Case("sdpa_causal_gqa_padding_mask_d64_s32", *_attention(True, 2, 64, masked=True, seq=32),
+         (True, True, True, False)),
     Case("cross_entropy_mean", _inputs(_randn(45, 37), _labels),
          lambda x, t: F.cross_entropy(x, t)),
     Case("cross_entropy_sum", _inputs(_randn(45, 37), _labels),
@@ -145,7 +157,7 @@ CASES: list[Case] = [
          lambda x, t: F.cross_entropy(x, t, reduction="none")),
 ]
 
-#: the causal attention cases again, under no_grad: the forward-only fused SDPA kernel
+#: the attention cases again, under no_grad
 INFERENCE_CASES: list[Case] = [c for c in CASES if c.name.startswith("sdpa")]
 
 

@@ -85,6 +85,23 @@ def _rotary_embedding(x, cos_cache, sin_cache, token_index=None, **_):
     return x * cos_cache[..., :seq, :] + rotated * sin_cache[..., :seq, :]
 
 
+def _scale_mask_softmax(input_tensor, scale=None, mask=None, *_, is_causal_mask=False, **__):
+    # The wheel's golden adds the mask by torch broadcasting. Its kernel reads the scale
+    # as bfloat16 (truncated: generate_bcast_unary_scalar) and a causal mask's tile rows
+    # again every mask height along each batch's rows, heads included
+    # (kernels/attention/dataflow/reader_unary_interleaved_sm.cpp, shipped in the wheel).
+    x = input_tensor.float()
+    if scale is not None:
+        bits = torch.tensor([scale], dtype=torch.float32).view(torch.int32) & -65536
+        x = x * bits.view(torch.float32).item()
+    if mask is not None and is_causal_mask:
+        rows, cols = mask.shape[-2:]
+        x = (x.reshape(x.shape[0], -1, rows, cols) + mask.float()).reshape(input_tensor.shape)
+    elif mask is not None:
+        x = x + mask.float()
+    return torch.softmax(x, dim=-1)
+
+
 def _empty(shape, dtype=ttnn.bfloat16, *_, **__):
     # ttnn.empty allocates without writing: NaN stands for whatever the memory held,
     # so a result that depends on it shows up.
@@ -94,6 +111,7 @@ def _empty(shape, dtype=ttnn.bfloat16, *_, **__):
 HARNESS_GOLDENS = {
     "experimental.rotary_embedding": _rotary_embedding,
     "empty": _empty,
+    "scale_mask_softmax": _scale_mask_softmax,
 }
 
 #: ops that return host data rather than a device tensor

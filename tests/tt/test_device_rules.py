@@ -139,6 +139,29 @@ def test_addmm_addend_has_the_product_shape_unless_beta_is_zero(harness, beta):
         harness.addmm(addend, *mats, beta=beta)
 
 
+@pytest.mark.parametrize("dtype, width, message", [
+    (ttnn.float32, 64, "Data type of input tensor must be BFLOAT16"),
+    (ttnn.bfloat16, 16, "Padding is not supported on the head_dim dimension"),
+])
+def test_fused_sdpa_takes_bfloat16_with_a_head_dim_of_whole_tiles(harness, dtype, width,
+                                                                  message):
+    q, k, v = (harness.upload(torch.randn(1, 2, 32, width), dtype) for _ in range(3))
+    with pytest.raises(HarnessViolation, match=message):
+        harness.transformer.scaled_dot_product_attention(q, k, v, is_causal=True)
+
+
+@pytest.mark.parametrize("rows, ok", [(64, True), (48, False)])
+def test_a_causal_softmax_mask_is_read_again_every_mask_height(harness, rows, ok):
+    x = harness.upload(torch.randn(1, 2, rows, 32), ttnn.float32)
+    mask = harness.upload(torch.zeros(1, 1, 32, 32), ttnn.bfloat16)
+    call = lambda: harness.scale_mask_softmax(x, 0.125, mask, is_causal_mask=True)  # noqa: E731
+    if ok:
+        call()
+    else:
+        with pytest.raises(HarnessViolation, match="its height divides the input's rows of each head"):
+            call()
+
+
 def test_expand_of_a_rank_0_tensor_breaks_repeat(harness):
     scalar = harness.upload(torch.tensor(2.0), ttnn.bfloat16)
     with pytest.raises(HarnessViolation, match="repeat does not support rank 0 tensors"):

@@ -313,9 +313,13 @@ class Backend(abc.ABC):
     def rotary(self, x: Array, cos: Array, sin: Array) -> Array:
         """HF Llama rotary embedding: x * cos + rotate_half(x) * sin.
 
-        x is [B, H, S, D]; cos/sin broadcast to it. The backward is
-        `rotary(grad, cos, -sin)` because the rotation is orthogonal.
+        x is [B, H, S, D]; cos/sin broadcast to it. The backward is `rotary_backward`.
         """
+
+    @abc.abstractmethod
+    def rotary_backward(self, grad: Array, cos: Array, sin: Array) -> Array:
+        """The gradient of `rotary` wrt x: `rotary(grad, cos, -sin)`, because the rotation
+        is orthogonal (a backend may keep the negated table across layers)."""
 
     @abc.abstractmethod
     def sdpa(
@@ -333,7 +337,8 @@ class Backend(abc.ABC):
         q is [B, H, S, D]; k, v are [B, Hkv, S_k, D] with H a multiple of Hkv (GQA).
         `mask` is additive and broadcasts to [B, H, S, S_k]. With `need_logsumexp`
         False (no backward will run) a backend may use a forward-only fused kernel and
-        return None for the logsumexp.
+        return None for the logsumexp; one whose `sdpa_backward` recomputes the
+        probabilities (tt) returns None always.
         """
 
     @abc.abstractmethod

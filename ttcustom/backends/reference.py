@@ -92,6 +92,17 @@ def _flash_cpu_takes_gqa() -> bool:
     return _FLASH_TAKES_GQA[0]
 
 
+def _rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
+            sign: float) -> torch.Tensor:
+    """x * cos + sign * cat(-x2, x1) * sin, without materialising the rotated copy."""
+    half = x.shape[-1] // 2
+    x1, x2 = x[..., :half], x[..., half:]
+    out = x * cos
+    out[..., :half].addcmul_(x2, sin[..., :half], value=-sign)
+    out[..., half:].addcmul_(x1, sin[..., half:], value=sign)
+    return out
+
+
 class ReferenceBackend(Backend):
     """torch on `device` ("cpu" or "cuda[:N]")."""
 
@@ -318,13 +329,10 @@ class ReferenceBackend(Backend):
         return _aten._log_softmax_backward_data(grad, y, dim, y.dtype)
 
     def rotary(self, x, cos, sin):
-        # x * cos + cat(-x2, x1) * sin, without materialising the rotated copy.
-        half = x.shape[-1] // 2
-        x1, x2 = x[..., :half], x[..., half:]
-        out = x * cos
-        out[..., :half].addcmul_(x2, sin[..., :half], value=-1.0)
-        out[..., half:].addcmul_(x1, sin[..., half:])
-        return out
+        return _rotary(x, cos, sin, 1.0)
+
+    def rotary_backward(self, grad, cos, sin):
+        return _rotary(grad, cos, sin, -1.0)
 
     def sdpa(self, q, k, v, mask, is_causal, scale, need_logsumexp=True):
         flash = self._use_flash_cpu(q, mask)

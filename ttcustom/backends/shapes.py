@@ -13,7 +13,8 @@ last two dims rounded up to 32; a 1-d array is one tile row tall), integers as i
 frozen linear weights get the [in, out] copy the tt backend keeps of each
 (`FrozenLayouts`), and where the tt backend's training code is its own it is run
 instead of the reference's, on a stand-in for its ttnn calls: attention
-(`tt.attention.attention`, fp32 scores formed explicitly, causal masks kept) and the
+(`tt.attention.attention`: the fused kernel, or fp32 scores formed explicitly; the
+backward's recomputed fp32 scores; causal masks kept) and the
 optimizer steps (`TTBackend.adamw_step` / `sgd_step`: one parameter at a time,
 bfloat16 ones through moreh's fused in-place kernels).
 
@@ -100,6 +101,17 @@ class _MetaTTNN:
     def moreh_sgd(*args: Any, **kwargs: Any) -> None:
         """In place into param_out and momentum_buffer_out."""
 
+    @staticmethod
+    def scale_mask_softmax(x: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
+        return torch.empty_like(x)
+
+    class transformer:  # noqa: N801 (ttnn's namespace)
+        @staticmethod
+        def scaled_dot_product_attention(q: torch.Tensor, *args: Any,
+                                         **kwargs: Any) -> torch.Tensor:
+            """The fused kernel's output only: it holds no scores."""
+            return torch.empty_like(q)
+
 
 class ShapeBackend(ReferenceBackend):
     """The reference backend on "meta" arrays; `counting()` measures their bytes.
@@ -176,18 +188,18 @@ class ShapeBackend(ReferenceBackend):
         """Bytes the tt backend keeps across steps once a forward made them: frozen
         weights' copies and device constants (causal masks); none without tiles."""
         kept = [*self.frozen.copies(), *self._tt._constants.values()]
-        return sum(self.nbytes(array) for array in kept)
+        storages = {array.untyped_storage()._cdata: array for array in kept}  # views once
+        return sum(self.nbytes(array) for array in storages.values())
 
     def sdpa(self, q, k, v, mask, is_causal, scale, need_logsumexp=True):
         if not (self.tile and need_logsumexp):
             return super().sdpa(q, k, v, mask, is_causal, scale, need_logsumexp)
-        return attention(self._tt, q, k, v, mask, is_causal, scale)
+        return attention(self._tt, q, k, v, mask, is_causal, scale), None
 
     def sdpa_backward(self, grad, q, k, v, out, logsumexp, mask, is_causal, scale):
         if not self.tile:
             return super().sdpa_backward(grad, q, k, v, out, logsumexp, mask, is_causal, scale)
-        return attention_backward(self._tt, grad, q, k, v, out, logsumexp, mask, is_causal,
-                                    scale)
+        return attention_backward(self._tt, grad, q, k, v, mask, is_causal, scale)
 
     def adamw_step(self, *args: Any, **kwargs: Any) -> None:
         if not self.tile:
@@ -219,6 +231,22 @@ class _TTStandIn:
 
     def _written(self, array: Any) -> None:
         """Nothing is derived from the arrays of a shape backend."""
+
+    def derived(self, source: Any, kind: tuple, make: Any) -> Any:
+        return make()
+
+    def pad_to_tile(self, a: torch.Tensor, dims: Any, value: float) -> torch.Tensor:
+        """A new array, `dims` rounded up to tiles (as tt pads: a copy)."""
+        shape = list(a.shape)
+        for d in dims:
+            shape[d] = _round_up(shape[d])
+        return a if shape == list(a.shape) else torch.empty(shape, dtype=a.dtype,
+                                                           device=a.device)
+
+    def crop(self, a: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
+        if tuple(a.shape) == tuple(shape):
+            return a
+        return a[tuple(slice(0, n) for n in shape)].clone()
 
     def _sum(self, a: torch.Tensor, dims: Any, keepdim: bool) -> torch.Tensor:
         return self._backend.sum(a, dims, keepdim)

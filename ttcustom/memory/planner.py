@@ -281,12 +281,14 @@ def _measure_step(config: ModelConfig, batch: int, seq_len: int, dtype: str, opt
                        for _ in range(2))
         memory.reset_peak()
         loss = model(ids, labels=labels).loss
-        # what tt keeps once the first forward made it (frozen weights' copies, causal
-        # masks) is held through every later step, like the weights
-        weights += backend.kept_bytes()
+        # what tt keeps once the first forward or backward made it (frozen weights'
+        # copies, causal masks) is held through every later step, like the weights
+        kept = backend.kept_bytes()
+        weights += kept
         activations = memory.live - weights
         loss.backward()
         del loss, ids, labels
+        weights += backend.kept_bytes() - kept
         backward_peak = memory.peak
         gradients = sum(backend.nbytes(p.grad.data) for p in trainable)
         before_step = memory.live

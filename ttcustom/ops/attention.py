@@ -34,6 +34,5 @@ class Rotary(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        b = ctx.backend
         cos, sin = ctx.saved
-        return b.rotary(grad, cos, b.neg(sin)), None, None
+        return ctx.backend.rotary_backward(grad, cos, sin), None, None

@@ -59,6 +59,44 @@ def _sdpa_mask(call: Call) -> bool:
     return mask is None or (mask.value.dim() == 4 and mask.value.shape[-2] % TILE == 0)
 
 
+SDPA_QKV = ("input_tensor_q", "input_tensor_k", "input_tensor_v")
+SDPA_DTYPES = (ttnn.bfloat16, ttnn.bfloat8_b, ttnn.bfloat4_b)
+
+
+def _sdpa_heads(call: Call) -> bool:
+    heads, kv_heads = (call[n].value.shape[1] for n in ("input_tensor_q", "input_tensor_k"))
+    return kv_heads > 0 and heads % kv_heads == 0
+
+
+def _sdpa_mask_heads(call: Call) -> bool:
+    mask = call["attn_mask"]
+    return mask is None or mask.value.shape[1] in (1, call["input_tensor_q"].value.shape[1])
+
+
+def _sdpa_causal_lengths(call: Call) -> bool:
+    q, k = (call[n].value.shape[-2] for n in ("input_tensor_q", "input_tensor_k"))
+    return call["is_causal"] is False or q == k
+
+
+def _softmax_mask_batch(call: Call) -> bool:
+    mask = call["mask"]
+    return mask is None or mask.value.shape[0] == call["input_tensor"].value.shape[0]
+
+
+def _softmax_mask_heads(call: Call) -> bool:
+    mask = call["mask"]
+    return mask is None or all(n == 1 for n in mask.value.shape[1:-2])
+
+
+def _softmax_causal_mask(call: Call) -> bool:
+    """A causal mask is read square, in whole tiles, every mask height along each batch's
+    tile-padded rows (heads included): its height divides each head's rows."""
+    if not call["is_causal_mask"]:
+        return True
+    x, mask = call["input_tensor"].value.shape, call["mask"].value.shape
+    return mask[-2] == mask[-1] == x[-1] and mask[-1] % TILE == 0 and x[-2] % mask[-2] == 0
+
+
 def _mesh_devices(call: Call) -> int:
     return math.prod(call.harness.mesh_shape) if hasattr(call.harness, "mesh_shape") else 1
 
@@ -128,6 +166,9 @@ BMM_MESSAGE = ("bmm (non-bcast matmul) expects input tensors of shapes BCMK*BCKN
                "optimization)")
 SDPA_DEV = "ttnn/cpp/ttnn/operations/transformer/sdpa/device/sdpa_device_operation.cpp"
 ADDMM = "ttnn/cpp/ttnn/operations/matmul/matmul.cpp (AddmmOperation::validate)"
+SOFTMAX = ("softmax", "scale_mask_softmax")
+SOFTMAX_DEV = ("ttnn/cpp/ttnn/operations/normalization/softmax/device/"
+               "softmax_device_operation.cpp")
 
 HAND_RULES: tuple[HandRule, ...] = (
     HandRule(("embedding",), "Weights tensor must have BFLOAT16 dtype", TTNN_SO, EMB_DEV,
@@ -176,10 +217,52 @@ HAND_RULES: tuple[HandRule, ...] = (
              "Mask sequence length must be multiple of chunk size, got: {} and {}", TTNN_SO,
              SDPA_DEV, Check(_sdpa_mask)),
     HandRule(("transformer.scaled_dot_product_attention",),
+             "Data type of input tensor must be BFLOAT16, BFLOAT8_B, or BFLOAT4_B and is {}",
+             TTNN_SO, SDPA_DEV, Check(lambda c: all(c[n].dtype in SDPA_DTYPES for n in SDPA_QKV))),
+    HandRule(("transformer.scaled_dot_product_attention",),
+             "Padding is not supported on the head_dim dimension", TTNN_SO, SDPA_DEV,
+             Check(lambda c: all(c[n].value.shape[-1] % TILE == 0 for n in SDPA_QKV))),
+    HandRule(("transformer.scaled_dot_product_attention",),
+             "Q num_heads must be >= K num_heads and divisible by K num_heads. Got Q: {}, K: {}",
+             TTNN_SO, SDPA_DEV, Check(_sdpa_heads)),
+    HandRule(("transformer.scaled_dot_product_attention",),
+             "Causal SDPA requires Q and K to have the same sequence length. Got Q: {}, K: {}",
+             TTNN_SO, SDPA_DEV, Check(_sdpa_causal_lengths)),
+    HandRule(("transformer.scaled_dot_product_attention",),
+             "When mask is provided to SDPA, it must be in BF16, BFP8, or BFP4 dataformat",
+             TTNN_SO, SDPA_DEV,
+             Check(lambda c: not c.has("attn_mask") or c["attn_mask"].dtype in SDPA_DTYPES)),
+    HandRule(("transformer.scaled_dot_product_attention",),
+             "Mask num_heads must either be 1 (to be broadcasted across all heads) or must match "
+             "Q heads dimension", TTNN_SO, SDPA_DEV, Check(_sdpa_mask_heads)),
+    HandRule(("transformer.scaled_dot_product_attention",),
              "q and k sequences are whole 32-row chunks", "",
              "harness: the kernel runs whole q/k chunks of the tile-padded sequence, the golden "
              "the logical one; the two agree only on aligned sequences", Check(_sdpa_chunks),
              harness=True),
+    HandRule(SOFTMAX, "Inputs to softmax must be tilized", TTNN_SO, SOFTMAX_DEV,
+             Check(lambda c: c["input_tensor"].layout == ttnn.TILE_LAYOUT)),
+    HandRule(SOFTMAX, "Input tensor must be FLOAT32, BFLOAT16, or BFLOAT8_B, got: {}",
+             TTNN_SO, SOFTMAX_DEV, Check(lambda c: c["input_tensor"].dtype
+                                         in (ttnn.float32, ttnn.bfloat16, ttnn.bfloat8_b))),
+    HandRule(("scale_mask_softmax",), "Scale value must not be set when mask is not present",
+             TTNN_SO, SOFTMAX_DEV, Check(lambda c: c.has("mask") or not c.has("scale"))),
+    HandRule(("scale_mask_softmax",), "Input and mask batch sizes must match, got {} for input "
+             "and {} for mask", TTNN_SO, SOFTMAX_DEV, Check(_softmax_mask_batch)),
+    HandRule(("scale_mask_softmax",), "Non-sharded mask intermediate dimensions must be 1, got "
+             "{} at dimension {}. This path requires head-uniform masks; apply a per-head bias "
+             "with a separate ttnn::add before ttnn::softmax.", TTNN_SO, SOFTMAX_DEV,
+             Check(_softmax_mask_heads)),
+    HandRule(("scale_mask_softmax",), "the mask is BFLOAT16 or BFLOAT8_B", "",
+             "harness: the op's documented mask dtypes (ttnn.scale_mask_softmax.__doc__)",
+             Check(lambda c: not c.has("mask")
+                   or c["mask"].dtype in (ttnn.bfloat16, ttnn.bfloat8_b)), harness=True),
+    HandRule(("scale_mask_softmax",), "a causal mask is square, whole tiles, and its height "
+             "divides the input's rows of each head", "",
+             "harness: the kernel reads a causal mask's tile rows again every mask height "
+             "along each batch's rows (normalization/softmax/device/kernels/attention/dataflow/"
+             "reader_unary_interleaved_sm.cpp); the golden stands in for that only then",
+             Check(_softmax_causal_mask), harness=True),
     HandRule(BINARY, "ttnn::operations::binary::utils::is_dtype_combination_supported( "
              "attributes.binary_op_type, input_tensor_a.dtype(), dtype_b)", TTNN_SO,
              "ttnn/cpp/ttnn/operations/eltwise/binary_ng/device/binary_ng_device_operation.cpp "

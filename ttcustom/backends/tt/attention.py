@@ -1,14 +1,19 @@
 """tt attention and rotary embedding, forward and backward (`AttentionOps`).
 
-Training attention forms the probabilities explicitly in float32 (ttnn's fused SDPA
-returns no logsumexp); inference uses the fused kernel. Constants (causal masks, the
-rotate-half matrix) are built on the device from `ttnn.full`/`ttnn.arange`, never
-uploaded, and kept by `TTBackend.constant`.
+Training attention runs as tt-train does: the forward on ttnn's fused SDPA kernel where
+its device rules allow (bfloat16, a head dim of whole tiles), composed otherwise; the
+backward recomputes the probabilities (the fused kernel returns no logsumexp, so none is
+kept) with one grouped matmul and `softmax`, and takes dS from `moreh_softmax_backward`
+(bfloat16; composed in float32), scaled once. Constants (causal masks, the rotate-half
+matrix) are built on the device from `ttnn.full`/`ttnn.arange`, never uploaded, and kept
+by `TTBackend.constant`; masks and tables made from a forward's arrays are laid out once
+for all layers (`TTBackend.derived`).
 """
 
 from __future__ import annotations
 
 import math
+import struct
 from typing import Any
 
 import torch
@@ -25,62 +30,121 @@ class AttentionOps:
     """TTBackend's attention and rotary primitives."""
 
     def sdpa(self, q, k, v, mask, is_causal, scale, need_logsumexp=True):
-        if not need_logsumexp:
-            return fused_attention(self, q, k, v, mask, is_causal, scale), None
-        return attention(self, q, k, v, mask, is_causal, scale)
+        return attention(self, q, k, v, mask, is_causal, scale), None
 
     def sdpa_backward(self, grad, q, k, v, out, logsumexp, mask, is_causal, scale):
-        return attention_backward(self, grad, q, k, v, out, logsumexp, mask, is_causal, scale)
+        return attention_backward(self, grad, q, k, v, mask, is_causal, scale)
 
     def rotary(self, x, cos, sin):
         return rotary(self, x, cos, sin)
 
+    def rotary_backward(self, grad, cos, sin):
+        return rotary(self, grad, cos, sin, inverse=True)
 
-def attention(bk, q, k, v, mask, is_causal, scale) -> tuple[Array, Array]:
-    """(out, logsumexp) with the probabilities formed explicitly (training forward).
 
-    ttnn's fused SDPA returns no logsumexp, which the backward needs. Grouped-query
-    attention runs on queries grouped per K/V head (`_grouped`): K/V are not repeated.
-    """
-    T = bk.ttnn
+def attention(bk, q, k, v, mask, is_causal, scale) -> Array:
+    """The output only (no logsumexp: the backward recomputes the probabilities): ttnn's
+    fused kernel where it is legal (`fused_legal`), else the probabilities formed
+    explicitly on queries grouped per K/V head (`_grouped`: K/V are not repeated)."""
+    if fused_legal(bk, q, k, v):
+        return fused_attention(bk, q, k, v, mask, is_causal, scale)
     heads, kv_heads = bk.shape(q)[1], bk.shape(k)[1]
-    scores = _scores(bk, _grouped(bk, q, kv_heads), k, mask, is_causal, scale, heads)
-    lse = bk.logsumexp_last(scores)
-    probs = bk.cast(T.exp(T.subtract(scores, lse)), bk.dtype(q))
-    out = _ungrouped(bk, bk.matmul(probs, v), heads)
-    return out, bk.reshape(_ungrouped(bk, lse, heads), bk.shape(q)[:-1])
+    probs = _probs(bk, _grouped(bk, q, kv_heads), k, mask, is_causal, scale, heads)
+    return _ungrouped(bk, bk.matmul(probs, v), heads)
 
 
-def attention_backward(bk, grad, q, k, v, out, logsumexp, mask, is_causal, scale):
+def attention_backward(bk, grad, q, k, v, mask, is_causal, scale):
     """(dq, dk, dv) from recomputed probabilities, grouped per K/V head like `attention`:
-    the products over a group's rows sum dk and dv over its query heads."""
-    T = bk.ttnn
+    the products over a group's rows sum dk and dv over its query heads. As tt-train's
+    attention backward: dS = softmax_backward(P, dP), scaled once for dq and dk."""
     heads, kv_heads = bk.shape(q)[1], bk.shape(k)[1]
-    qg, grad_g, out_g = (_grouped(bk, t, kv_heads) for t in (q, grad, out))
-    scores = _scores(bk, qg, k, mask, is_causal, scale, heads)
-    lse = _grouped(bk, bk.reshape(logsumexp, bk.shape(logsumexp) + (1,)), kv_heads)
-    probs32 = T.exp(T.subtract(scores, lse))
-    dtype = bk.dtype(q)
-    dv = bk.matmul(bk.cast(probs32, dtype), grad_g, transpose_a=True)
-    dprobs = bk.matmul(grad_g, v, transpose_b=True, dtype=torch.float32)
-    row_dot = bk.cast(bk.sum(T.multiply(grad_g, out_g), [-1], keepdim=True), torch.float32)
-    dscores = bk.cast(T.multiply(probs32, T.subtract(dprobs, row_dot)), dtype)
-    dq = _ungrouped(bk, bk.mul(bk.matmul(dscores, k), scale), heads)
-    dk = bk.mul(bk.matmul(dscores, qg, transpose_a=True), scale)
+    qg, grad_g = _grouped(bk, q, kv_heads), _grouped(bk, grad, kv_heads)
+    probs = _probs(bk, qg, k, mask, is_causal, scale, heads)
+    dv = bk.matmul(probs, grad_g, transpose_a=True)
+    dprobs = bk.matmul(grad_g, v, transpose_b=True)
+    dscores = bk.mul(bk.softmax_backward(dprobs, probs, -1), scale)
+    dq = _ungrouped(bk, bk.matmul(dscores, k), heads)
+    dk = bk.matmul(dscores, qg, transpose_a=True)
     return dq, dk, dv
 
 
-def _scores(bk, q, k, mask, is_causal, scale, heads: int) -> Array:
-    """Grouped q k^T * scale (+ mask, + causal mask) in float32: [B, KV, G * S, K]."""
-    kv_heads = bk.shape(k)[1]
-    groups, seq = heads // kv_heads, bk.shape(q)[2] * kv_heads // heads
-    scores = bk.mul(bk.matmul(q, k, transpose_b=True, dtype=torch.float32), scale)
-    if mask is not None:
-        scores = bk.add(scores, _grouped_mask(bk, mask, heads, kv_heads, seq))
-    if is_causal:
-        cols = bk.shape(scores)[-1]
-        scores = bk.add(scores, grouped_causal_mask(bk, groups, seq, cols, torch.float32))
-    return scores
+def fused_legal(bk, q, k, v) -> bool:
+    """Whether ttnn's SDPA kernel takes these operands: bfloat16 (its dtypes) and a head
+    dim of whole tiles (it rejects padding there), as sdpa_device_operation validates."""
+    return (all(bk.dtype(t) == torch.bfloat16 for t in (q, k, v))
+            and bk.shape(q)[-1] % TILE == 0)
+
+
+def _probs(bk, q, k, mask, is_causal, scale, heads: int) -> Array:
+    """softmax(q k^T * scale + masks) on grouped queries [B, KV, G * S, K], from float32
+    scores, in q's dtype. Masks that make one square bfloat16 matrix per batch (see
+    `_square_mask`) are fused into the softmax with the scale (`ttnn.scale_mask_softmax`;
+    the scale only where bfloat16 holds it exactly: the kernel reads it as bfloat16)."""
+    batch, kv_heads, keys, _ = bk.shape(k)
+    seq = bk.shape(q)[2] * kv_heads // heads
+    scores = bk.matmul(q, k, transpose_b=True, dtype=torch.float32)
+    square = _square_mask(bk, mask, is_causal, batch, seq, keys)
+    if square is not None:
+        exact = _bf16_exact(scale)
+        probs = bk.ttnn.scale_mask_softmax(
+            scores if exact else bk.mul(scores, scale), scale if exact else None, square,
+            is_causal_mask=True, numeric_stable=True, compute_kernel_config=bk.kernel_config)
+        return bk.cast(probs, bk.dtype(q))
+    scores = bk.mul(scores, scale)
+    bias = _grouped_bias(bk, mask, is_causal, heads, kv_heads, seq, keys)
+    if bias is not None:
+        scores = bk.add(scores, bias)
+    return bk.cast(bk.softmax(scores, -1), bk.dtype(q))
+
+
+def _bf16_exact(value: float) -> bool:
+    """Whether bfloat16 (a float32's upper 16 bits) holds `value` exactly."""
+    single = struct.pack("<f", value)
+    return struct.unpack("<f", single)[0] == value and single[:2] == b"\0\0"
+
+
+def _square_mask(bk, mask, is_causal: bool, batch: int, seq: int, keys: int) -> Array | None:
+    """The mask (user mask + causal mask) as the full square bfloat16 matrices
+    [B, 1, S, S] `scale_mask_softmax` takes with `is_causal_mask` (its mask dtype, the
+    input's batch; the kernel reads a batch's matrix again every S rows, so each query
+    head stacked on the grouped rows gets it), or None where that cannot hold it: scores
+    not square in whole tiles, a mask per head, or one bfloat16 would round (float32)."""
+    if seq != keys or seq % TILE or not (is_causal or mask is not None):
+        return None
+    if mask is None:
+        def causal() -> Array:
+            square = bk.reshape(causal_mask(bk, seq, seq, torch.bfloat16), (1, 1, seq, seq))
+            return bk.expand(square, (batch, 1, seq, seq))
+
+        return bk.constant(("causal", batch, seq, "square"), causal)
+    shape = (1,) * (4 - len(bk.shape(mask))) + bk.shape(mask)
+    if bk.dtype(mask) != torch.bfloat16 or shape[1] != 1:
+        return None
+
+    def make() -> Array:
+        square = bk.reshape(mask, shape)
+        if is_causal:
+            square = bk.add(square, causal_mask(bk, seq, seq, torch.bfloat16))
+        return bk.expand(square, (batch, 1, seq, seq))
+
+    return bk.derived(mask, ("square mask", is_causal, batch, seq), make)
+
+
+def _grouped_bias(bk, mask, is_causal: bool, heads: int, kv_heads: int, seq: int,
+                  keys: int) -> Array | None:
+    """The additive float32 mask (user mask + causal mask) for grouped scores
+    [B, KV, G * S, K]: made once per mask array for all layers."""
+    groups = heads // kv_heads
+    if mask is None:
+        return grouped_causal_mask(bk, groups, seq, keys, torch.float32) if is_causal else None
+
+    def make() -> Array:
+        bias = _grouped_mask(bk, bk.cast(mask, torch.float32), heads, kv_heads, seq)
+        if is_causal:
+            bias = bk.add(bias, grouped_causal_mask(bk, groups, seq, keys, torch.float32))
+        return bias
+
+    return bk.derived(mask, ("grouped bias", is_causal, heads, kv_heads, seq, keys), make)
 
 
 def causal_mask(bk, rows: int, cols: int, dtype: torch.dtype) -> Array:
@@ -132,32 +196,42 @@ def _grouped_mask(bk, mask: Array, heads: int, kv_heads: int, seq: int) -> Array
 
 
 def fused_attention(bk, q, k, v, mask, is_causal, scale) -> Array:
-    """ttnn.transformer.scaled_dot_product_attention (forward only: inference).
+    """ttnn.transformer.scaled_dot_product_attention (bfloat16, see `fused_legal`).
 
     The kernel works on whole 32-row chunks, so sequences are padded to a tile: padded
     queries are cropped from the output, padded keys are masked out (by the causal
     flag when queries and keys line up, by an explicit mask column otherwise). The
     kernel takes either a mask or the causal flag, so causal + mask becomes one mask.
     """
-    T = bk.ttnn
     batch, heads, seq, width = bk.shape(q)
     keys = bk.shape(k)[2]
-    dtype = bk.dtype(q)
-    if is_causal and (mask is not None or seq != keys):
-        causal = causal_mask(bk, seq, keys, dtype)
-        mask = causal if mask is None else bk.add(mask, causal)
-        is_causal = False
-    if mask is None and not is_causal and keys % TILE:
-        mask = bk.full((1, 1, seq, keys), 0.0, dtype)
-    if mask is not None:
-        mask = _mask_4d(bk, bk.cast(mask, dtype), seq, keys)
-        mask = bk.pad_to_tile(bk.pad_to_tile(mask, [3], MASKED), [2], 0.0)
+    kernel_mask = _fused_mask(bk, mask, is_causal, seq, keys, bk.dtype(q))
     q, k, v = (bk.pad_to_tile(t, [2], 0.0) for t in (q, k, v))
-    out = T.transformer.scaled_dot_product_attention(
-        q, k, v, attn_mask=mask, is_causal=is_causal, scale=scale,
-        compute_kernel_config=bk.kernel_config,
+    out = bk.ttnn.transformer.scaled_dot_product_attention(
+        q, k, v, attn_mask=kernel_mask, is_causal=is_causal and kernel_mask is None,
+        scale=scale, compute_kernel_config=bk.kernel_config,
     )
     return bk.crop(out, (batch, heads, seq, width))
+
+
+def _fused_mask(bk, mask, is_causal: bool, seq: int, keys: int, dtype) -> Array | None:
+    """The SDPA kernel's mask [B or 1, H or 1, seq, keys] padded to tiles, or None where
+    the causal flag alone does: a constant, or made once per mask array for all layers."""
+    def laid_out(source: Array | None) -> Array:
+        if is_causal:
+            causal = causal_mask(bk, seq, keys, dtype)
+            source = causal if source is None else bk.add(bk.cast(source, dtype), causal)
+        elif source is None:
+            source = bk.full((1, 1, seq, keys), 0.0, dtype)
+        out = _mask_4d(bk, bk.cast(source, dtype), seq, keys)
+        return bk.pad_to_tile(bk.pad_to_tile(out, [3], MASKED), [2], 0.0)
+
+    if mask is not None:
+        return bk.derived(mask, ("sdpa mask", is_causal, seq, keys, dtype),
+                          lambda: laid_out(mask))
+    if (is_causal and seq == keys) or (not is_causal and keys % TILE == 0):
+        return None
+    return bk.constant(("sdpa mask", is_causal, seq, keys, dtype), lambda: laid_out(None))
 
 
 def _mask_4d(bk, mask: Array, seq: int, keys: int) -> Array:
@@ -167,30 +241,36 @@ def _mask_4d(bk, mask: Array, seq: int, keys: int) -> Array:
     return bk.expand(bk.reshape(mask, shape), shape[:2] + (seq, keys))
 
 
-def rotary(bk, x: Array, cos: Array, sin: Array) -> Array:
-    """x * cos + rotate_half(x) * sin (HF convention) on [B, H, S, D].
+def rotary(bk, x: Array, cos: Array, sin: Array, inverse: bool = False) -> Array:
+    """x * cos + rotate_half(x) * sin (HF convention) on [B, H, S, D]; with `inverse`,
+    x * cos - rotate_half(x) * sin (the backward: the rotation is orthogonal).
 
     ttnn.experimental.rotary_embedding when cos/sin are one [S, D] table and D is a
     multiple of 64 (its kernel's tile pairs); otherwise rotate_half as a matmul with a
     signed permutation matrix, which is tile-friendly for any D.
     """
-    T = bk.ttnn
     *_, seq, width = bk.shape(x)
+    dtype = bk.dtype(x)
     table = (1, 1, seq, width)
 
-    def as_table(t: Array) -> Array | None:
+    def as_table(t: Array, negated: bool) -> Array | None:
         shape = bk.shape(t)
         if shape[-2:] != (seq, width) or math.prod(shape[:-2]) != 1:
             return None
-        # one table per forward serves every layer's q and k: laid out once
-        return bk.derived(t, ("rotary table", bk.dtype(x)),
-                          lambda: bk.reshape(bk.cast(t, bk.dtype(x)), table))
 
-    c, s = as_table(cos), as_table(sin)
-    if width % 64 == 0 and c is not None and s is not None:
-        return bk.crop(T.experimental.rotary_embedding(x, c, s), bk.shape(x))
-    rotated = bk.matmul(x, rotate_half_matrix(bk, width, bk.dtype(x)))
-    return bk.add(bk.mul(x, cos), bk.mul(rotated, sin))
+        def make() -> Array:
+            out = bk.reshape(bk.cast(t, dtype), table)
+            return bk.neg(out) if negated else out
+
+        # one table per forward serves every layer's q and k, forward and backward
+        return bk.derived(t, ("rotary table", dtype, negated), make)
+
+    if width % 64 == 0:
+        c, s = as_table(cos, False), as_table(sin, inverse)
+        if c is not None and s is not None:
+            return bk.crop(bk.ttnn.experimental.rotary_embedding(x, c, s), bk.shape(x))
+    rotated = bk.matmul(x, rotate_half_matrix(bk, width, dtype))
+    return (bk.sub if inverse else bk.add)(bk.mul(x, cos), bk.mul(rotated, sin))
 
 
 def rotate_half_matrix(bk, width: int, dtype: torch.dtype) -> Array:
