@@ -121,6 +121,12 @@ def test_lora_parameter_count_matches_apply_lora(model_type, targets):
     assert plan(config, 1, 16, lora=LoraSpec(4, targets)).trainable_parameters == trainable
 
 
+def _flat(saved: tuple) -> list:
+    """Saved arrays, with the tuples an op keeps (the LoRA op's `saved`) opened."""
+    return [a for item in saved
+            for a in (_flat(item) if isinstance(item, tuple) else (item,))]
+
+
 def _saved_activation_bytes(loss: tc.Tensor, model: tc.nn.Module) -> int:
     """Bytes of the distinct storages the graph saved for backward, weights excluded."""
     weights = {t.data.untyped_storage().data_ptr()
@@ -131,7 +137,7 @@ def _saved_activation_bytes(loss: tc.Tensor, model: tc.nn.Module) -> int:
         if node is None or id(node) in seen or isinstance(node, AccumulateGrad):
             continue
         seen.add(id(node))
-        for array in node.saved or ():
+        for array in _flat(node.saved or ()):
             if isinstance(array, torch.Tensor):
                 storage = array.untyped_storage()
                 if storage.data_ptr() not in weights:
