@@ -82,3 +82,46 @@ def _rows(bk, a):
     """`a` as 2-d [rows, features] (itself when it is 2-d)."""
     shape = bk.shape(a)
     return a if len(shape) == 2 else bk.reshape(a, (-1, shape[-1]))
+
+
+class GroupedLinear(Function):
+    """Projections of one input, concatenated on the last dim, in one node: member i is
+    `linear` or, with LoRA terms, `lora_linear` (5 arrays each after x and the
+    scalings: weight, bias, lora_A, lora_B, lora_x; the LoRA ones None for a plain linear).
+
+    Leading dims of x are flattened for the backend's 2-d primitives (`grouped_linear`)."""
+
+    accumulates = True  # d x joins a shared input's gradient in the backend's kernels
+
+    @staticmethod
+    def forward(ctx, x, scalings, *arrays):
+        bk = ctx.backend
+        ctx.shape = bk.shape(x)
+        members = _members(bk, arrays, scalings)
+        y, saved = bk.grouped_linear(_rows(bk, x), members)
+        need = ctx.needs_input_grad[2:]
+        keep_x = any(need[5 * i] or (need[5 * i + 2] and m[5] is None)
+                     for i, m in enumerate(members))
+        ctx.save_for_backward(_rows(bk, x) if keep_x else None, members, saved)
+        out = sum(bk.shape(m[0])[0] for m in members)
+        return bk.reshape(y, (*ctx.shape[:-1], out))
+
+    @staticmethod
+    def backward(ctx, grad, into):
+        bk = ctx.backend
+        x2, members, saved = ctx.saved
+        need = ctx.needs_input_grad
+        member_need = tuple(need[2 + 5 * i: 7 + 5 * i] for i in range(len(members)))
+        into_x = None if into[0] is None else _rows(bk, into[0])
+        dx, grads = bk.grouped_linear_backward(_rows(bk, grad), x2, members, saved,
+                                               (need[0], member_need), into=into_x)
+        flat = []
+        for dw, db, da, d_b, dh in grads:
+            flat += [dw, db, da, d_b, None if dh is None else bk.reshape(dh, ctx.shape)]
+        return (None if dx is None else bk.reshape(dx, ctx.shape), None, *flat)
+
+
+def _members(bk, arrays, scalings):
+    """Per member (weight, bias, lora_A, lora_B, scaling, lora_x 2-d or None)."""
+    return tuple((w, b, a, lb, s, None if h is None else _rows(bk, h))
+                 for (w, b, a, lb, h), s in zip(zip(*[iter(arrays)] * 5), scalings))
