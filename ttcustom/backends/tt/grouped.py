@@ -1,0 +1,159 @@
+"""tt grouped linear (`GroupedOps`): projections sharing an input (q, k, v) as one base
+product and one LoRA product, as ttml runs its fused QKV.
+
+When every member's base weight is frozen and held together (`hold_frozen_group`):
+W_cat [in, O] (O = sum of the members' out) and W_cat^T = [O, in] are laid out once
+(`FrozenLayouts`; memory: one more copy of the members' weights on top of today's
+[in, out] copies, which a held group no longer makes). The LoRA members (rank r each,
+one rank for all) meet in
+
+- A_cat = concat(A_i) [R, in], R = (LoRA members) * r, its tile padding zeroed;
+- B_blk [O, R], block-diagonal: member i's rows hold B_i * s_i in its LoRA block's
+  columns, zero elsewhere (a plain member's rows are zero). Built per forward as
+  concat(B_i) [O, r] repeated along the columns times a constant mask holding s_i,
+  padding zeroed: 4 calls (2 with one LoRA member), where per-member LoRA spends
+  2 fills and a multiply per member;
+- forward: lora_in = x A_cat^T, lora = lora_in B_blk^T, y = addmm(lora, x, W_cat):
+  9 ttnn calls for q, k, v with LoRA (18 as three lora_linear);
+- backward: g_b = g B_blk (scaled), d x = addmm(addmm(into, g, W_cat^T), g_b, A_cat),
+  d A_cat = g_b^T x sliced per member, d B = (g^T lora_in) * mask sliced per member:
+  6 + 2 n calls (12 for q, k, v; 18 as three lora_linear; the mask multiply goes when
+  every s is 1).
+
+Padding: the products over R read A_cat's zeroed padding rows and B_blk's zeroed
+padding columns; lora_in = x A_cat^T and g_b = g B_blk inherit them (see
+`backends.tt.lora`), so no activation needs a fill.
+
+Anything else runs as the per-member ops (`Backend.grouped_linear`): a trained base
+weight (no layout is kept of it), a bias (none in Llama's q, k, v), a LoRA dropout (each
+member's A product reads its own dropout(x), so the A products cannot be one), ranks
+that differ.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from ttcustom.backends.base import Backend
+from ttcustom.backends.tt.arrays import TILE
+
+Array = Any
+#: first item of what a fused forward saves (the per-member one saves arrays or None)
+FUSED = "grouped"
+
+
+class GroupedOps:
+    """TTBackend's grouped linear primitives (2-d inputs)."""
+
+    def hold_frozen_group(self, weights):
+        self.frozen_groups.hold(*weights)
+
+    def _group_layout(self, *weights: Array) -> tuple[Array, Array]:
+        """(W_cat [in, O], W_cat^T [O, in]), both with zeroed tile padding."""
+        rows = self._contractable(self.concat(list(weights), 0), -2)
+        return self._linear_layout(rows), rows
+
+    def grouped_linear(self, x, members):
+        layout = self._fusable(members)
+        if layout is None:
+            return Backend.grouped_linear(self, x, members)
+        T = self.ttnn
+        w_cat, _ = layout
+        x = self._contractable(x, -1)
+        lora = [m for m in members if m[2] is not None]
+        if not lora:
+            return T.matmul(x, w_cat, compute_kernel_config=self.kernel_config), (FUSED, layout)
+        a_cat = _zeroed(self, self.concat([m[2] for m in lora], 0))
+        lora_in = T.matmul(x, a_cat, transpose_b=True, compute_kernel_config=self.kernel_config)
+        mask = self._block_mask(members)
+        b_blk = _zeroed(self, T.multiply(self._b_repeated(members, len(lora)), mask))
+        y = T.addmm(T.matmul(lora_in, b_blk, transpose_b=True,
+                             compute_kernel_config=self.kernel_config), x, w_cat,
+                    compute_kernel_config=self.kernel_config)
+        return y, (FUSED, layout, lora_in, a_cat, b_blk, mask)
+
+    def grouped_linear_backward(self, grad, x, members, saved, need, into=None):
+        if not (saved and saved[0] == FUSED):  # the forward ran the per-member ops
+            return Backend.grouped_linear_backward(self, grad, x, members, saved, need, into)
+        T, kc = self.ttnn, self.kernel_config
+        need_x, member_need = need
+        _, w_rows = saved[1]
+        grad = self._contractable(grad, -1)
+        dx = None
+        if need_x:
+            dx = (T.matmul(grad, w_rows, compute_kernel_config=kc) if into is None
+                  else T.addmm(into, grad, w_rows, compute_kernel_config=kc))
+        if len(saved) == 2:  # no LoRA member
+            return dx, [(None,) * 5 for _ in members]
+        lora_in, a_cat, b_blk, mask = saved[2:]
+        need_a = any(f[2] for f in member_need)
+        need_b = any(f[3] for f in member_need)
+        g_b = T.matmul(grad, b_blk, compute_kernel_config=kc) if need_x or need_a else None
+        if need_x:
+            dx = T.addmm(dx, g_b, a_cat, compute_kernel_config=kc)
+        d_a = self.matmul(g_b, x, transpose_a=True) if need_a else None
+        d_b = self.matmul(grad, lora_in, transpose_a=True) if need_b else None
+        if d_b is not None and any(m[4] != 1.0 for m in members if m[2] is not None):
+            d_b = T.multiply(d_b, mask)  # the scalings (B_blk held B_i * s_i)
+        grads, row, block = [], 0, 0
+        for (weight, _, lora_A, _, _, _), flags in zip(members, member_need):
+            out = self.shape(weight)[0]
+            if lora_A is None:
+                grads.append((None,) * 5)
+            else:
+                r = self.shape(lora_A)[0]
+                da = self.slice(d_a, (slice(block, block + r),)) if flags[2] else None
+                db = (self.slice(d_b, (slice(row, row + out), slice(block, block + r)))
+                      if flags[3] else None)
+                grads.append((None, None, da, db, None))
+                block += r
+            row += out
+        return dx, grads
+
+    def _fusable(self, members) -> tuple[Array, Array] | None:
+        """The group's held layout when the fused products serve it, else None (why
+        not: the module docstring)."""
+        ranks = {self.shape(m[2])[0] for m in members if m[2] is not None}
+        if len(members) < 2 or len(ranks) > 1 or any(
+                m[1] is not None or m[5] is not None for m in members):
+            return None
+        return self.frozen_groups.get(*(m[0] for m in members))
+
+    def _b_repeated(self, members, n_lora: int) -> Array:
+        """concat(B_i, zeros for a plain member) [O, r], repeated n_lora times along the
+        columns: [O, R]."""
+        lora_B = next(m[3] for m in members if m[3] is not None)
+        r = self.shape(lora_B)[1]
+        rows = [m[3] if m[3] is not None else self.constant(
+            ("zeros", self.shape(m[0])[0], r, lora_B.dtype),
+            lambda m=m: self.full((self.shape(m[0])[0], r), 0.0, self.dtype(lora_B)))
+            for m in members]
+        b_cat = self.concat(rows, 0)
+        return self.concat([b_cat] * n_lora, -1)
+
+    def _block_mask(self, members) -> Array:
+        """[O, R]: member i's scaling where its B goes in B_blk, zero elsewhere (made
+        once per member shapes, scalings and dtype)."""
+        outs = tuple(self.shape(m[0])[0] for m in members)
+        lora = [(i, m[4]) for i, m in enumerate(members) if m[2] is not None]
+        r = self.shape(members[lora[0][0]][2])[0]
+        dtype = self.dtype(members[lora[0][0]][3])
+        key = ("group mask", outs, tuple(lora), r, dtype)
+
+        def make() -> Array:
+            mask = torch.zeros(sum(outs), r * len(lora))
+            starts = [sum(outs[:i]) for i in range(len(outs))]
+            for block, (i, scaling) in enumerate(lora):
+                mask[starts[i]:starts[i] + outs[i], block * r:(block + 1) * r] = scaling
+            return self.upload(mask, dtype)
+
+        return self.constant(key, make)
+
+
+def _zeroed(bk: Any, a: Array) -> Array:
+    """`a` with its tile padding zeroed when it has any (one fill for both dims)."""
+    if all(n % TILE == 0 for n in bk.shape(a)[-2:]):
+        return a
+    return bk.ttnn.fill_implicit_tile_padding(a, 0.0)
