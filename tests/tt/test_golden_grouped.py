@@ -1,0 +1,94 @@
+"""Golden mode: q, k and v with LoRA on frozen bases run as one grouped linear (the
+fused ttnn calls of `ttcustom.backends.tt.grouped`; values: the grouped_linear cases of
+test_golden_ops.py), against three lora_linear ops."""
+
+from __future__ import annotations
+
+import pytest
+
+ttnn = pytest.importorskip("ttnn")
+
+import torch  # noqa: E402
+
+import ttcustom as tc  # noqa: E402
+from ttcustom import functional as F  # noqa: E402
+from ttcustom.backends.tt.cost import measure  # noqa: E402
+
+pytestmark = pytest.mark.tt
+
+TOKENS, IN, R = 64, 96, 16  # aligned tokens and features, rank 16 as in TinyLlama
+OUTS = (64, 32, 32)  # GQA: q wider than k and v
+
+
+def _qkv(backend, scaling=2.0):
+    g = torch.Generator().manual_seed(0)
+    make = lambda *shape, grad: tc.tensor(torch.randn(*shape, generator=g), backend=backend,  # noqa: E731
+                                          dtype=torch.bfloat16, requires_grad=grad)
+    x = make(TOKENS, IN, grad=True)
+    terms = [F.LinearTerms(make(out, IN, grad=False), None, make(R, IN, grad=True),
+                           make(out, R, grad=True), scaling) for out in OUTS]
+    return x, terms, make(TOKENS, sum(OUTS), grad=False)
+
+
+def _calls(backend, step):
+    step()  # the frozen weights' layouts and the mask are made on first use
+    return measure(backend, step).calls
+
+
+def _step(x, terms, grad, grouped):
+    def run():
+        if grouped:
+            y = F.grouped_linear(x, terms)
+        else:
+            y = F.cat([F.lora_linear(x, t.weight, None, t.lora_A, t.lora_B, t.scaling)
+                       for t in terms], -1)
+        if grad is not None:
+            y.backward(grad)
+            x.grad = None
+            for t in terms:
+                t.lora_A.grad = t.lora_B.grad = None
+    return run
+
+
+def test_forward_is_nine_ttnn_calls(golden_backend):
+    x, terms, _ = _qkv(golden_backend)
+    calls = _calls(golden_backend, _step(x, terms, None, grouped=True))
+    assert calls == {"concat": 3, "fill_implicit_tile_padding": 2, "matmul": 2,
+                     "multiply": 1, "addmm": 1}
+
+
+def test_backward_is_twelve_ttnn_calls(golden_backend):
+    x, terms, grad = _qkv(golden_backend)
+    forward = _calls(golden_backend, _step(x, terms, None, grouped=True))
+    both = _calls(golden_backend, _step(x, terms, grad, grouped=True))
+    backward = {op: n - forward.get(op, 0) for op, n in both.items() if n != forward.get(op, 0)}
+    assert backward == {"matmul": 4, "addmm": 1, "multiply": 1, "slice": 6}
+
+
+def test_fewer_calls_than_three_lora_linears(golden_backend):
+    x, terms, grad = _qkv(golden_backend)
+    grouped = sum(_calls(golden_backend, _step(x, terms, grad, grouped=True)).values())
+    separate = sum(_calls(golden_backend, _step(x, terms, grad, grouped=False)).values())
+    # three lora_linear: 6 + 6 calls each; their outputs' concat and its backward's 3 slices
+    assert (grouped, separate) == (21, 36 + 1 + 3)
+
+
+def test_scaling_one_multiplies_nothing_in_the_backward(golden_backend):
+    x, terms, grad = _qkv(golden_backend, scaling=1.0)
+    assert _calls(golden_backend, _step(x, terms, grad, grouped=True))["multiply"] == 1
+
+
+def test_a_written_member_weight_renews_the_group_layout(golden_backend, reference_backend):
+    outs = []
+    for backend in (golden_backend, reference_backend):
+        x, terms, _ = _qkv(backend)
+        F.grouped_linear(x, terms)
+        with tc.no_grad():
+            terms[1].weight.copy_(terms[1].weight * 2.0)
+        outs.append(F.grouped_linear(x, terms).to_torch().float())
+    torch.testing.assert_close(outs[0], outs[1], rtol=2e-2, atol=0.5)
+    x, terms, _ = _qkv(golden_backend)
+    F.grouped_linear(x, terms)
+    assert golden_backend.frozen_groups.get(*(t.weight.data for t in terms)) is not None
+    golden_backend._written(terms[2].weight.data)
+    assert golden_backend.frozen_groups.get(*(t.weight.data for t in terms)) is None
