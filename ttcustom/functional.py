@@ -9,7 +9,6 @@ from __future__ import annotations
 import builtins
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import torch
 
@@ -24,6 +23,7 @@ from ttcustom.ops import linalg
 from ttcustom.ops import losses as loss_ops
 from ttcustom.ops import norms as norm_ops
 from ttcustom.ops import shape as shp
+from ttcustom.ops.linalg import LinearTerms
 
 Scalar = int | float
 
@@ -198,19 +198,6 @@ def _check_lora(input: Tensor, weight: Tensor, bias: Tensor | None, lora_A: Tens
                          f"input shape {input.shape}")
     _check_same_dtype("lora_linear", input=input, lora_A=lora_A, lora_B=lora_B,
                       lora_input=lora_input)
-
-
-@dataclass(frozen=True)
-class LinearTerms:
-    """One member of `grouped_linear`: a linear layer's operands for one input, with
-    its LoRA terms when it has an adapter (`lora_input`: that adapter's dropout(input))."""
-
-    weight: Tensor
-    bias: Tensor | None = None
-    lora_A: Tensor | None = None
-    lora_B: Tensor | None = None
-    scaling: float = 1.0
-    lora_input: Tensor | None = None
 
 
 def grouped_linear(input: Tensor, terms: Sequence[LinearTerms]) -> Tensor:

@@ -13,6 +13,7 @@ import torch.nn.functional as TF
 import ttcustom as tc
 import ttcustom.functional as F
 from tests.helpers import FP32_TOL, assert_close
+from ttcustom.backends.base import Backend
 from ttcustom.lora import LoRALinear
 from ttcustom.nn import Linear
 
@@ -141,3 +142,33 @@ def test_layers_terms_match_the_layers_called_one_by_one():
 def test_bad_terms_are_named(terms, match):
     with pytest.raises(ValueError, match=match):
         F.grouped_linear(tc.randn(4, IN), terms())
+
+
+NEEDS = [(True, False), (False, True)]  # d x alone; every member gradient alone
+
+
+@pytest.mark.parametrize("case", CASES, ids=str)
+@pytest.mark.parametrize("need_x,need_members", NEEDS, ids=["dx", "members"])
+def test_default_composition_matches_the_reference_primitives(backend, case, need_x,
+                                                              need_members):
+    members, _ = CASES[case]
+    g = torch.Generator().manual_seed(3)
+    x, made = _leaves(members, (9,), g)
+    arrays = tuple((t["weight"], t.get("bias"), t.get("lora_A"), t.get("lora_B"), m.scaling,
+                    x * t["mask"] if m.dropout else None) for m, t in zip(members, made))
+    need = (need_x, tuple((need_members and m.trained,) * 2 + (need_members and m.lora,) * 2
+                          + (need_members and m.dropout,) for m in members))
+    grad, into = torch.randn(9, sum(m.out for m in members), generator=g), torch.randn(9, IN)
+    y, saved = backend.grouped_linear(x, arrays)
+    y0, saved0 = Backend.grouped_linear(backend, x, arrays)
+    torch.testing.assert_close(y0, y)
+    ours = backend.grouped_linear_backward(grad, x, arrays, saved, need, into=into)
+    default = Backend.grouped_linear_backward(backend, grad, x, arrays, saved0, need, into=into)
+    assert (ours[0] is None) == (default[0] is None)
+    if ours[0] is not None:
+        torch.testing.assert_close(default[0], ours[0])
+    for i, (o, d) in enumerate(zip((a for m in ours[1] for a in m),
+                                   (a for m in default[1] for a in m))):
+        assert (o is None) == (d is None), i
+        if o is not None:
+            torch.testing.assert_close(d, o, msg=f"grad {i}")

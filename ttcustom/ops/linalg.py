@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
 from ttcustom.autograd.function import Function
+
+if TYPE_CHECKING:
+    from ttcustom.autograd.tensor import Tensor
 
 
 class Matmul(Function):
@@ -82,6 +88,19 @@ def _rows(bk, a):
     """`a` as 2-d [rows, features] (itself when it is 2-d)."""
     shape = bk.shape(a)
     return a if len(shape) == 2 else bk.reshape(a, (-1, shape[-1]))
+
+
+@dataclass(frozen=True)
+class LinearTerms:
+    """One member of `grouped_linear`: a linear layer's operands for one input, with
+    its LoRA terms when it has an adapter (`lora_input`: that adapter's dropout(input))."""
+
+    weight: Tensor
+    bias: Tensor | None = None
+    lora_A: Tensor | None = None
+    lora_B: Tensor | None = None
+    scaling: float = 1.0
+    lora_input: Tensor | None = None
 
 
 class GroupedLinear(Function):
