@@ -92,3 +92,10 @@ def test_a_written_member_weight_renews_the_group_layout(golden_backend, referen
     assert golden_backend.frozen_groups.get(*(t.weight.data for t in terms)) is not None
     golden_backend._written(terms[2].weight.data)
     assert golden_backend.frozen_groups.get(*(t.weight.data for t in terms)) is None
+
+
+def test_the_first_step_builds_layouts_and_mask_on_the_device(golden_backend):
+    x, terms, grad = _qkv(golden_backend)
+    golden_backend.transfers.reset()
+    _step(x, terms, grad, grouped=True)()
+    assert golden_backend.transfers.uploads == 0

@@ -34,8 +34,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
-
 from ttcustom.backends.base import Backend
 from ttcustom.backends.tt.arrays import TILE
 
@@ -134,22 +132,32 @@ class GroupedOps:
         return self.concat([b_cat] * n_lora, -1)
 
     def _block_mask(self, members) -> Array:
-        """[O, R]: member i's scaling where its B goes in B_blk, zero elsewhere (made
-        once per member shapes, scalings and dtype)."""
+        """[O, R]: member i's scaling where its B goes in B_blk, zero elsewhere; built on
+        the device from ramps (as `attention.rotate_half_matrix`) once per member
+        shapes, scalings and dtype."""
+        T = self.ttnn
         outs = tuple(self.shape(m[0])[0] for m in members)
         lora = [(i, m[4]) for i, m in enumerate(members) if m[2] is not None]
         r = self.shape(members[lora[0][0]][2])[0]
         dtype = self.dtype(members[lora[0][0]][3])
-        key = ("group mask", outs, tuple(lora), r, dtype)
+
+        def ramp(n: int, shape: tuple[int, int]) -> Array:
+            return self.reshape(T.arange(0, n, 1, dtype=T.float32, device=self.device.mesh,
+                                         layout=T.TILE_LAYOUT), shape)
 
         def make() -> Array:
-            mask = torch.zeros(sum(outs), r * len(lora))
-            starts = [sum(outs[:i]) for i in range(len(outs))]
+            rows, cols = ramp(sum(outs), (sum(outs), 1)), ramp(r * len(lora), (1, r * len(lora)))
+            mask = None
             for block, (i, scaling) in enumerate(lora):
-                mask[starts[i]:starts[i] + outs[i], block * r:(block + 1) * r] = scaling
-            return self.upload(mask, dtype)
+                start = sum(outs[:i])
+                in_rows = T.multiply(T.ge(rows, float(start)), T.lt(rows, float(start + outs[i])))
+                in_cols = T.multiply(T.ge(cols, float(block * r)),
+                                     T.lt(cols, float((block + 1) * r)))
+                part = T.multiply(T.multiply(in_rows, float(scaling)), in_cols)
+                mask = part if mask is None else T.add(mask, part)
+            return self.cast(mask, dtype)
 
-        return self.constant(key, make)
+        return self.constant(("group mask", outs, tuple(lora), r, dtype), make)
 
 
 def _zeroed(bk: Any, a: Array) -> Array:
