@@ -216,12 +216,12 @@ def grouped_linear(input: Tensor, terms: Sequence[LinearTerms]) -> Tensor:
             _check_linear(input, t.weight, t.bias, hold=False)
         else:
             _check_lora(input, t.weight, t.bias, t.lora_A, t.lora_B, t.lora_input, hold=False)
-    frozen = [t.weight for t in terms if _frozen(t.weight)]
-    if len(frozen) == len(terms) > 1:
-        input.backend.hold_frozen_group(frozen)
+    if len(terms) > 1 and all(_frozen(t.weight) for t in terms):
+        input.backend.hold_frozen_group(terms)
     else:
-        for weight in frozen:
-            input.backend.hold_frozen(weight)
+        for t in terms:
+            if _frozen(t.weight):
+                input.backend.hold_frozen(t.weight)
     arrays = [a for t in terms for a in (t.weight, t.bias, t.lora_A, t.lora_B, t.lora_input)]
     scalings = tuple(float(t.scaling) for t in terms)
     return linalg.GroupedLinear.apply(input, scalings, *arrays)

@@ -99,3 +99,23 @@ def test_the_first_step_builds_layouts_and_mask_on_the_device(golden_backend):
     golden_backend.transfers.reset()
     _step(x, terms, grad, grouped=True)()
     assert golden_backend.transfers.uploads == 0
+
+
+def test_a_group_the_fused_products_cannot_serve_holds_each_weight(golden_backend):
+    """A LoRA dropout (each member's own A input): the per-member ops, each frozen
+    weight laid out on its own, so no step transposes a weight."""
+    x, terms, grad = _qkv(golden_backend)
+    mask = tc.tensor(torch.ones(TOKENS, IN), backend=golden_backend, dtype=torch.bfloat16)
+    q = terms[0]
+
+    def step():
+        dropped = F.LinearTerms(q.weight, None, q.lora_A, q.lora_B, 2.0, F.mul(x, mask))
+        _step(x, [dropped, *terms[1:]], grad, grouped=True)()
+
+    step()
+    again = measure(golden_backend, step)
+    assert "transpose" not in again.calls
+    # transposed per step: the LoRA B's [out, r] (trained; r padded to 32), no base weight
+    assert again.copied["linear.transpose"] == sum(out * 32 * 2 for out in OUTS)
+    assert golden_backend.frozen_groups.copies() == []
+    assert len(golden_backend.frozen.copies()) == 3

@@ -218,12 +218,13 @@ class Backend(abc.ABC):
         is about to be used: a backend may keep it in the layout its kernel wants, made
         once, for as long as the tensor and its array stay unchanged (no-op here)."""
 
-    def hold_frozen_group(self, weights: Sequence[Any]) -> None:
-        """`weights`, frozen leaf tensors of the members of one `grouped_linear`, are
-        about to be used together: a backend may keep them laid out as one operand, made
-        once (`hold_frozen` on each here)."""
-        for weight in weights:
-            self.hold_frozen(weight)
+    def hold_frozen_group(self, terms: Sequence[Any]) -> None:
+        """`terms`, the `LinearTerms` of one `grouped_linear` whose base weights are all
+        frozen leaf tensors, are about to be used: a backend that fuses such a group may
+        keep the weights laid out as one operand, made once; else (here) each weight is
+        held as by `hold_frozen`."""
+        for t in terms:
+            self.hold_frozen(t.weight)
 
     @abc.abstractmethod
     def linear_backward(

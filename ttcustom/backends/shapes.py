@@ -38,6 +38,7 @@ from ttcustom.backends.reference import ReferenceBackend, _flash_cpu_takes_gqa
 from ttcustom.backends.tt.attention import attention, attention_backward
 from ttcustom.backends.tt.backend import TILE, TTBackend
 from ttcustom.backends.tt.frozen import FrozenLayouts
+from ttcustom.backends.tt.grouped import GroupedOps
 
 
 class LiveBytes(TorchDispatchMode):
@@ -187,9 +188,9 @@ class ShapeBackend(ReferenceBackend):
         if self.tile:
             self.frozen.hold(weight)
 
-    def hold_frozen_group(self, weights):
+    def hold_frozen_group(self, terms):
         if self.tile:
-            self.frozen_groups.hold(*weights)
+            GroupedOps.hold_frozen_group(self, terms)
 
     def kept_bytes(self) -> float:
         """Bytes the tt backend keeps across steps once a forward made them: frozen

@@ -3,9 +3,9 @@ product and one LoRA product, as ttml runs its fused QKV.
 
 When every member's base weight is frozen and held together (`hold_frozen_group`):
 W_cat [in, O] (O = sum of the members' out) and W_cat^T = [O, in] are laid out once
-(`FrozenLayouts`; memory: one more copy of the members' weights on top of today's
-[in, out] copies, which a held group no longer makes). The LoRA members (rank r each,
-one rank for all) meet in
+(`FrozenLayouts`; memory: two copies of the members' weights, where members held one by
+one keep one [in, out] copy each). The LoRA members (rank r each, one rank for all)
+meet in
 
 - A_cat = concat(A_i) [R, in], R = (LoRA members) * r, its tile padding zeroed;
 - B_blk [O, R], block-diagonal: member i's rows hold B_i * s_i in its LoRA block's
@@ -24,10 +24,11 @@ Padding: the products over R read A_cat's zeroed padding rows and B_blk's zeroed
 padding columns; lora_in = x A_cat^T and g_b = g B_blk inherit them (see
 `backends.tt.lora`), so no activation needs a fill.
 
-Anything else runs as the per-member ops (`Backend.grouped_linear`): a trained base
-weight (no layout is kept of it), a bias (none in Llama's q, k, v), a LoRA dropout (each
-member's A product reads its own dropout(x), so the A products cannot be one), ranks
-that differ.
+Anything else runs as the per-member ops (`Backend.grouped_linear`), frozen weights
+then held one by one: a trained base weight (no layout is kept of it), a bias (none in
+Llama's q, k, v), a LoRA dropout (each member's A product reads its own dropout(x), so
+the A products cannot be one), ranks that differ (B_blk is built by repeating one
+[O, r] block).
 """
 
 from __future__ import annotations
@@ -45,8 +46,14 @@ FUSED = "grouped"
 class GroupedOps:
     """TTBackend's grouped linear primitives (2-d inputs)."""
 
-    def hold_frozen_group(self, weights):
-        self.frozen_groups.hold(*weights)
+    def hold_frozen_group(self, terms):
+        """The weights laid out together when the fused products will serve the group;
+        each on its own (`hold_frozen`) for the per-member ops."""
+        if fusable([t.bias for t in terms], [t.lora_A for t in terms],
+                   [t.lora_input for t in terms], lambda a: a.shape[0]):
+            self.frozen_groups.hold(*(t.weight for t in terms))
+        else:
+            Backend.hold_frozen_group(self, terms)
 
     def _group_layout(self, *weights: Array) -> tuple[Array, Array]:
         """(W_cat [in, O], W_cat^T [O, in]), both with zeroed tile padding."""
@@ -111,11 +118,9 @@ class GroupedOps:
         return dx, grads
 
     def _fusable(self, members) -> tuple[Array, Array] | None:
-        """The group's held layout when the fused products serve it, else None (why
-        not: the module docstring)."""
-        ranks = {self.shape(m[2])[0] for m in members if m[2] is not None}
-        if len(members) < 2 or len(ranks) > 1 or any(
-                m[1] is not None or m[5] is not None for m in members):
+        """The group's held layout when the fused products serve it, else None."""
+        if not fusable([m[1] for m in members], [m[2] for m in members],
+                       [m[5] for m in members], lambda a: self.shape(a)[0]):
             return None
         return self.frozen_groups.get(*(m[0] for m in members))
 
@@ -158,6 +163,14 @@ class GroupedOps:
             return self.cast(mask, dtype)
 
         return self.constant(("group mask", outs, tuple(lora), r, dtype), make)
+
+
+def fusable(biases: list, lora_As: list, lora_inputs: list, rank: Any) -> bool:
+    """Whether the fused products serve a group of frozen members with these terms (why
+    not, the module docstring): no bias, no LoRA dropout, one LoRA rank."""
+    ranks = {rank(a) for a in lora_As if a is not None}
+    return (len(lora_As) > 1 and len(ranks) <= 1 and all(b is None for b in biases)
+            and all(h is None for h in lora_inputs))
 
 
 def _zeroed(bk: Any, a: Array) -> Array:
