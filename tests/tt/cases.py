@@ -55,6 +55,12 @@ def _lora_terms(n: int, outs: tuple[int, ...]) -> list:
     return [m for out in outs[:n] for m in (_randn(6, 40), _randn(out, 6))]
 
 
+def _grouped_biases(x, wq, wk, wv, bq, bk, aq, b_q, ak, b_k):
+    """q and k with LoRA and biases (k's trained), v plain without a bias."""
+    return F.grouped_linear(x, [F.LinearTerms(wq, bq, aq, b_q, 2.0),
+                                F.LinearTerms(wk, bk, ak, b_k, 2.0), F.LinearTerms(wv)])
+
+
 def _grouped(lora: tuple[int, ...], dropout: bool = False):
     """F.grouped_linear of x and three weights, LoRA (scaling 2, or 1 for the second)
     on the members `lora`, with a dropout mask (last input) on the first of them."""
@@ -155,6 +161,10 @@ CASES: list[Case] = [
     Case("grouped_linear_plain", _inputs(_randn(3, 5, 40), _randn(24, 40), _randn(8, 40)),
          lambda x, *w: F.grouped_linear(x, [F.LinearTerms(m) for m in w]),
          (True, False, False)),
+    Case("grouped_linear_biases", _inputs(_randn(3, 5, 40), _randn(24, 40), _randn(8, 40),
+                                          _randn(8, 40), _randn(24), _randn(8),
+                                          *_lora_terms(2, (24, 8))),
+         _grouped_biases, (True, False, False, False, False, True) + (True,) * 4),
     Case("grouped_linear_trained_base", _inputs(_randn(3, 5, 40), _randn(24, 40),
                                                 _randn(8, 40), _randn(8, 40),
                                                 *_lora_terms(3, (24, 8, 8))),

@@ -47,13 +47,15 @@ def _step(x, terms, grad, grouped):
             x.grad = None
             for t in terms:
                 t.lora_A.grad = t.lora_B.grad = None
+                if t.bias is not None:
+                    t.bias.grad = None
     return run
 
 
 def test_forward_is_nine_ttnn_calls(golden_backend):
     x, terms, _ = _qkv(golden_backend)
     calls = _calls(golden_backend, _step(x, terms, None, grouped=True))
-    assert calls == {"concat": 3, "fill_implicit_tile_padding": 2, "matmul": 2,
+    assert calls == {"concat": 3, "fill_implicit_tile_padding": 2, "matmul": 1, "linear": 1,
                      "multiply": 1, "addmm": 1}
 
 
@@ -119,3 +121,23 @@ def test_a_group_the_fused_products_cannot_serve_holds_each_weight(golden_backen
     assert again.copied["linear.transpose"] == sum(out * 32 * 2 for out in OUTS)
     assert golden_backend.frozen_groups.copies() == []
     assert len(golden_backend.frozen.copies()) == 3
+
+
+def test_biases_join_the_lora_product_in_two_calls(golden_backend):
+    """Qwen2's q, k, v biases: concatenated (and shaped to a row) per forward, added by
+    the LoRA product's ttnn.linear; a trained bias's gradient sliced from one sum."""
+    x, terms, grad = _qkv(golden_backend)
+    g = torch.Generator().manual_seed(1)
+    biased = [F.LinearTerms(t.weight, tc.tensor(torch.randn(out, generator=g),
+                                                backend=golden_backend, dtype=torch.bfloat16,
+                                                requires_grad=i == 1),
+                            t.lora_A, t.lora_B, t.scaling)
+              for i, (t, out) in enumerate(zip(terms, OUTS))]
+    forward = _calls(golden_backend, _step(x, biased, None, grouped=True))
+    both = _calls(golden_backend, _step(x, biased, grad, grouped=True))
+    plain = _calls(golden_backend, _step(x, terms, grad, grouped=True))
+    assert golden_backend.frozen_groups.get(*(t.weight.data for t in terms)) is not None
+    assert forward["concat"] == 4 and forward["reshape"] == 1
+    extra = {op: n - plain.get(op, 0) for op, n in both.items() if n != plain.get(op, 0)}
+    # the bias row's concat and reshape; moreh_sum's [1, O] reshaped to [O]; k's slice
+    assert extra == {"concat": 1, "reshape": 2, "moreh_sum": 1, "slice": 1}
