@@ -4,6 +4,8 @@ test_golden_ops.py), against three lora_linear ops."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 ttnn = pytest.importorskip("ttnn")
@@ -13,6 +15,9 @@ import torch  # noqa: E402
 import ttcustom as tc  # noqa: E402
 from ttcustom import functional as F  # noqa: E402
 from ttcustom.backends.tt.cost import measure  # noqa: E402
+from ttcustom.lora import LoRALinear  # noqa: E402
+from ttcustom.nn import Linear  # noqa: E402
+from ttcustom.optim import SGD  # noqa: E402
 
 pytestmark = pytest.mark.tt
 
@@ -141,3 +146,55 @@ def test_biases_join_the_lora_product_in_two_calls(golden_backend):
     extra = {op: n - plain.get(op, 0) for op, n in both.items() if n != plain.get(op, 0)}
     # the bias row's concat and reshape; moreh_sum's [1, O] reshaped to [O]; k's slice
     assert extra == {"concat": 1, "reshape": 2, "moreh_sum": 1, "slice": 1}
+
+
+class _QKV(tc.nn.Module):
+    """q, k, v LoRA on frozen bases, as one grouped linear."""
+
+    def __init__(self, backend) -> None:
+        super().__init__()
+        tc.manual_seed(0)
+        self.proj = tc.nn.ModuleList(
+            [LoRALinear(Linear(IN, out, bias=False, device=backend, dtype=torch.bfloat16),
+                        r=R, alpha=32) for out in OUTS])
+        with tc.no_grad():
+            for layer in self.proj:
+                layer.lora_B.copy_(tc.randn(*layer.lora_B.shape) * 0.1)
+
+    def forward(self, x):
+        return F.grouped_linear(x, [m.linear_terms(x) for m in self.proj])
+
+
+def _trained(backend, captured: bool) -> tuple[list[float], Any]:
+    """Losses of 4 steps: a (traced) forward + backward, then an eager SGD update (its
+    learning rate would be a per-step scalar of the trace)."""
+    model = _QKV(backend)
+    optimizer = SGD([p for p in model.parameters() if p.requires_grad], lr=0.1)
+
+    def gradients(x):
+        loss = (model(x) ** 2).mean()
+        loss.backward()
+        return loss
+
+    if captured:
+        gradients = tc.compile_step(gradients, model=model, optimizer=optimizer, compile=True)
+    g = torch.Generator().manual_seed(2)
+    losses = []
+    for _ in range(4):
+        losses.append(gradients(tc.tensor(torch.randn(TOKENS, IN, generator=g),
+                                          backend=backend, dtype=torch.bfloat16)).item())
+        optimizer.step()
+        optimizer.zero_grad()
+    return losses, gradients
+
+
+def test_a_captured_grouped_step_replays_as_a_trace_with_the_eager_numbers(golden_backend):
+    from tests.tt.golden import GoldenTTNN
+    from ttcustom.backends.tt import TTBackend
+
+    eager, _ = _trained(golden_backend, captured=False)
+    with TTBackend(ttnn=GoldenTTNN()) as second:
+        losses, step = _trained(second, captured=True)
+        assert losses == eager
+        # the first call runs eagerly; every later one is one trace execution
+        assert [e["runner"].executions for e in step._entries.values()] == [3]
