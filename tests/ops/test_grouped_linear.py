@@ -172,3 +172,33 @@ def test_default_composition_matches_the_reference_primitives(backend, case, nee
         assert (o is None) == (d is None), i
         if o is not None:
             torch.testing.assert_close(d, o, msg=f"grad {i}")
+
+
+@pytest.mark.parametrize("op", ["linear", "lora_linear", "grouped_linear"])
+def test_a_layer_used_twice_gets_both_gradients(op):
+    """The engine hands an `accumulates` op every input's pending gradient: a weight or
+    adapter used by two nodes must keep the first node's gradient."""
+    g = torch.Generator().manual_seed(4)
+    made = [torch.randn(4, IN, generator=g), torch.randn(8, IN, generator=g),
+            torch.randn(3, IN, generator=g), torch.randn(8, 3, generator=g)]
+    ours = [tc.tensor(t, requires_grad=True) for t in made]
+    ref = [t.double().requires_grad_() for t in made]
+
+    def layer(x, w, a, b, f):
+        if op == "linear":
+            return f.linear(x, w)
+        if op == "lora_linear":
+            return F.lora_linear(x, w, None, a, b, 2.0)
+        return F.grouped_linear(x, [F.LinearTerms(w, None, a, b, 2.0)])
+
+    def torch_layer(x, w, a, b, f):
+        out = TF.linear(x, w)
+        return out if op == "linear" else out + TF.linear(TF.linear(x, a) * 2.0, b)
+
+    y = layer(ours[0], *ours[1:], F)
+    (y + layer(ours[0] * 2.0, *ours[1:], F)).sum().backward()
+    r = torch_layer(ref[0], *ref[1:], TF)
+    (r + torch_layer(ref[0] * 2.0, *ref[1:], TF)).sum().backward()
+    used = 2 if op == "linear" else 4
+    for i, (t, rt) in enumerate(zip(ours[:used], ref[:used])):
+        assert_close(t.grad.to_torch(), rt.grad, FP32_TOL, f"grad {i}")

@@ -148,6 +148,22 @@ def test_biases_join_the_lora_product_in_two_calls(golden_backend):
     assert extra == {"concat": 1, "reshape": 2, "moreh_sum": 1, "slice": 1}
 
 
+def test_a_pending_input_gradient_joins_in_addmm(golden_backend):
+    """x feeds two groups: the second backward adds the first's d x inside its addmm
+    (`Function.accumulates`), no separate add."""
+    x, terms, grad = _qkv(golden_backend)
+
+    def step():
+        (F.grouped_linear(x, terms) + F.grouped_linear(x, terms)).backward(grad)
+        x.grad = None
+        for t in terms:
+            t.lora_A.grad = t.lora_B.grad = None
+
+    calls = _calls(golden_backend, step)
+    assert calls["add"] == 1 + 6  # the forward's sum; the second A and B gradients added
+    assert calls["addmm"] == 2 + 1 + 2  # two forwards; d x: g_b A, then into + g W + g_b A
+
+
 class _QKV(tc.nn.Module):
     """q, k, v LoRA on frozen bases, as one grouped linear."""
 

@@ -46,7 +46,8 @@ class Linear(Function):
     @staticmethod
     def backward(ctx, grad, into):
         x, weight = ctx.saved
-        return ctx.backend.linear_backward(grad, x, weight, ctx.needs_input_grad, into=into[0])
+        grads = ctx.backend.linear_backward(grad, x, weight, ctx.needs_input_grad, into=into[0])
+        return _with_pending(ctx.backend, grads, into)
 
 
 class LoRALinear(Function):
@@ -81,7 +82,15 @@ class LoRALinear(Function):
             _rows(bk, grad), x2, weight, lora_A, lora_B, ctx.scaling, saved, h2,
             (*need[:5], need[6]), into=into_x)
         dx, dh = (None if d is None else bk.reshape(d, ctx.shape) for d in (dx, dh))
-        return dx, dw, db, da, d_b, None, dh
+        return _with_pending(bk, (dx, dw, db, da, d_b, None, dh), into)
+
+
+def _with_pending(bk, grads: tuple, into: tuple) -> tuple:
+    """`grads` with the gradient pending for each input but x added (`accumulates`: the
+    engine hands every input's over; x's is joined inside the backend's kernels). A
+    weight or adapter can have one: a layer used twice in a graph."""
+    return (grads[0], *(g if p is None or g is None else bk.add(p, g)
+                        for g, p in zip(grads[1:], into[1:])))
 
 
 def _rows(bk, a):
@@ -137,7 +146,8 @@ class GroupedLinear(Function):
         flat = []
         for dw, db, da, d_b, dh in grads:
             flat += [dw, db, da, d_b, None if dh is None else bk.reshape(dh, ctx.shape)]
-        return (None if dx is None else bk.reshape(dx, ctx.shape), None, *flat)
+        dx = None if dx is None else bk.reshape(dx, ctx.shape)
+        return _with_pending(bk, (dx, None, *flat), into)
 
 
 def _members(bk, arrays, scalings):
