@@ -23,6 +23,7 @@ from ttcustom.ops import linalg
 from ttcustom.ops import losses as loss_ops
 from ttcustom.ops import norms as norm_ops
 from ttcustom.ops import shape as shp
+from ttcustom.ops.linalg import LinearTerms
 
 Scalar = int | float
 
@@ -143,8 +144,10 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
     return linalg.Matmul.apply(input, other)
 
 
-def _check_linear(input: Tensor, weight: Tensor, bias: Tensor | None) -> None:
-    """Validate a linear layer's operands; a frozen weight is then held laid out."""
+def _check_linear(input: Tensor, weight: Tensor, bias: Tensor | None,
+                  hold: bool = True) -> None:
+    """Validate a linear layer's operands; a frozen weight is then held laid out
+    (unless `hold` is False: a group holds its members' weights together)."""
     if weight.ndim != 2:
         raise ValueError(f"linear: weight must be 2-d [out, in], got shape {weight.shape}")
     if input.shape[-1] != weight.shape[1]:
@@ -155,8 +158,12 @@ def _check_linear(input: Tensor, weight: Tensor, bias: Tensor | None) -> None:
     if bias is not None and bias.shape != (weight.shape[0],):
         raise ValueError(f"linear: bias shape {bias.shape}, expected ({weight.shape[0]},)")
     _check_same_dtype("linear", input=input, weight=weight, bias=bias)
-    if weight.is_leaf and not weight.requires_grad:  # frozen: a LoRA base, a frozen head
+    if hold and _frozen(weight):  # a LoRA base, a frozen head
         weight.backend.hold_frozen(weight)
+
+
+def _frozen(weight: Tensor) -> bool:
+    return weight.is_leaf and not weight.requires_grad
 
 
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
@@ -170,9 +177,16 @@ def lora_linear(input: Tensor, weight: Tensor, bias: Tensor | None, lora_A: Tens
     """linear(input, weight, bias) + linear(lora_input, lora_A) * scaling @ lora_B.T in
     one op, lora_A [r, in_features], lora_B [out_features, r]; `lora_input` (the LoRA
     branch's input, e.g. dropout(input)) defaults to `input`."""
+    _check_lora(input, weight, bias, lora_A, lora_B, lora_input)
+    return linalg.LoRALinear.apply(input, weight, bias, lora_A, lora_B, float(scaling),
+                                   lora_input)
+
+
+def _check_lora(input: Tensor, weight: Tensor, bias: Tensor | None, lora_A: Tensor,
+                lora_B: Tensor, lora_input: Tensor | None, hold: bool = True) -> None:
     if input.ndim < 2:
         raise ValueError(f"lora_linear: input needs 2+ dims [..., features], got {input.shape}")
-    _check_linear(input, weight, bias)  # the base layer's operands
+    _check_linear(input, weight, bias, hold)  # the base layer's operands
     if lora_A.ndim != 2 or lora_B.ndim != 2 or lora_A.shape[1] != weight.shape[-1] \
             or lora_B.shape != (weight.shape[0], lora_A.shape[0]):
         raise ValueError(
@@ -184,8 +198,33 @@ def lora_linear(input: Tensor, weight: Tensor, bias: Tensor | None, lora_A: Tens
                          f"input shape {input.shape}")
     _check_same_dtype("lora_linear", input=input, lora_A=lora_A, lora_B=lora_B,
                       lora_input=lora_input)
-    return linalg.LoRALinear.apply(input, weight, bias, lora_A, lora_B, float(scaling),
-                                   lora_input)
+
+
+def grouped_linear(input: Tensor, terms: Sequence[LinearTerms]) -> Tensor:
+    """The members' outputs on one input, concatenated on the last dim, in one op: each
+    member is `linear` or, with lora_A and lora_B, `lora_linear` of `input` (e.g. q, k
+    and v projections: `[m.linear_terms(x) for m in (q_proj, k_proj, v_proj)]`)."""
+    terms = list(terms)
+    if not terms or not all(isinstance(t, LinearTerms) for t in terms):
+        raise ValueError(f"grouped_linear: terms must be a non-empty sequence of "
+                         f"LinearTerms, got {[type(t).__name__ for t in terms]}")
+    for t in terms:
+        if (t.lora_A is None) != (t.lora_B is None):
+            raise ValueError("grouped_linear: a member has only one of lora_A and lora_B; "
+                             "give both (LoRA) or neither (a plain linear)")
+        if t.lora_A is None:
+            _check_linear(input, t.weight, t.bias, hold=False)
+        else:
+            _check_lora(input, t.weight, t.bias, t.lora_A, t.lora_B, t.lora_input, hold=False)
+    if len(terms) > 1 and all(_frozen(t.weight) for t in terms):
+        input.backend.hold_frozen_group(terms)
+    else:
+        for t in terms:
+            if _frozen(t.weight):
+                input.backend.hold_frozen(t.weight)
+    arrays = [a for t in terms for a in (t.weight, t.bias, t.lora_A, t.lora_B, t.lora_input)]
+    scalings = tuple(float(t.scaling) for t in terms)
+    return linalg.GroupedLinear.apply(input, scalings, *arrays)
 
 
 # ---------------------------------------------------------------------- reductions

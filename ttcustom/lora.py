@@ -58,9 +58,13 @@ class LoRALinear(Module):
         self.dropout = Dropout(dropout) if dropout > 0 else None
 
     def forward(self, x: Tensor) -> Tensor:
+        t = self.linear_terms(x)
+        return F.lora_linear(x, t.weight, t.bias, t.lora_A, t.lora_B, t.scaling, t.lora_input)
+
+    def linear_terms(self, x: Tensor) -> F.LinearTerms:
+        """This layer as a member of `F.grouped_linear` on input `x` (its dropout drawn)."""
         h = self.dropout(x) if self.dropout is not None else None
-        return F.lora_linear(x, self.weight, self.bias, self.lora_A, self.lora_B,
-                             self.scaling, h)
+        return F.LinearTerms(self.weight, self.bias, self.lora_A, self.lora_B, self.scaling, h)
 
     def delta_weight(self) -> Tensor:
         """The update B A * alpha/r that merging adds to the base weight [out, in]."""

@@ -8,8 +8,9 @@ import pytest
 import torch
 
 import ttcustom as tc
+import ttcustom.functional as F
 from ttcustom.capture.step import MAX_PROGRAMS
-from ttcustom.lora import apply_lora, lora_layers
+from ttcustom.lora import LoRALinear, apply_lora, lora_layers
 from ttcustom.models import LlamaForCausalLM
 from ttcustom.models.config import ModelConfig
 
@@ -203,3 +204,49 @@ def test_a_dry_recording_leaves_weights_state_and_grads_untouched():
     assert all(torch.equal(v.to_torch(), weights[k]) for k, v in model.state_dict().items())
     assert [s["step"] for s in optimizer.state.values()] == steps
     assert all(p.grad is None for p in model.parameters())
+
+
+class _QKV(tc.nn.Module):
+    """q and v LoRA, k a frozen Linear, as one grouped_linear (an attention's inputs)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        tc.manual_seed(0)
+        self.q = LoRALinear(tc.nn.Linear(16, 16), r=4, alpha=8)
+        self.k = tc.nn.Linear(16, 8)
+        self.v = LoRALinear(tc.nn.Linear(16, 8), r=4, alpha=8)
+        self.k.requires_grad_(False)
+        with tc.no_grad():
+            for layer in (self.q, self.v):
+                layer.lora_B.copy_(tc.randn(*layer.lora_B.shape) * 0.1)
+
+    def forward(self, x):
+        return F.grouped_linear(x, [m.linear_terms(x) for m in (self.q, self.k, self.v)])
+
+
+def _grouped_run(mode: str):
+    model = _QKV()
+    optimizer = tc.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-2)
+
+    def step(x):
+        loss = (model(x) ** 2).mean()
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        return loss
+
+    if mode != "eager":
+        step = tc.compile_step(step, model=model, optimizer=optimizer)
+    g = torch.Generator().manual_seed(2)
+    losses = [step(tc.tensor(torch.randn(3, 5, 16, generator=g))).item() for _ in range(4)]
+    return losses, step
+
+
+def test_grouped_linear_is_recorded_whole_and_replays_as_it_ran():
+    eager, _ = _grouped_run("eager")
+    losses, step = _grouped_run("replay")
+    assert losses == eager and step.stats["replays"] == 3
+    (entry,) = step._entries.values()
+    source = entry["program"].source
+    assert "B.grouped_linear(" in source and "B.grouped_linear_backward(" in source
+    assert "B.lora_linear" not in source and "B.linear(" not in source

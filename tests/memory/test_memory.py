@@ -313,3 +313,14 @@ def test_plan_command_reads_the_run_config(tmp_path, capsys):
                                                  if p.requires_grad)
     assert (report["batch_size_per_device"], report["seq_len"]) == (4, 128)
     assert [row["system"] for row in report["systems"]] == list(SYSTEMS)
+
+
+def test_tt_plans_hold_a_frozen_groups_two_joint_copies():
+    # a grouped_linear whose members are all frozen keeps W_cat [in, O] and its [O, in]
+    # rows (GroupedOps), not one [in, out] copy per member; 32-multiples: no padding
+    backend = ShapeBackend(tile=True)
+    with backend.counting():
+        x = tc.zeros(4, 64, backend=backend, dtype=torch.bfloat16)
+        weights = [tc.zeros(out, 64, backend=backend, dtype=torch.bfloat16) for out in (64, 32)]
+        F.grouped_linear(x, [F.LinearTerms(w) for w in weights])
+        assert backend.kept_bytes() == 2 * (64 + 32) * 64 * 2

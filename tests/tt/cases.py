@@ -50,6 +50,32 @@ def _labels(g: torch.Generator) -> torch.Tensor:
     return labels
 
 
+def _lora_terms(n: int, outs: tuple[int, ...]) -> list:
+    """A [6, 40] and B [out, 6] of the first n outs."""
+    return [m for out in outs[:n] for m in (_randn(6, 40), _randn(out, 6))]
+
+
+def _grouped_biases(x, wq, wk, wv, bq, bk, aq, b_q, ak, b_k):
+    """q and k with LoRA and biases (k's trained), v plain without a bias."""
+    return F.grouped_linear(x, [F.LinearTerms(wq, bq, aq, b_q, 2.0),
+                                F.LinearTerms(wk, bk, ak, b_k, 2.0), F.LinearTerms(wv)])
+
+
+def _grouped(lora: tuple[int, ...], dropout: bool = False):
+    """F.grouped_linear of x and three weights, LoRA (scaling 2, or 1 for the second)
+    on the members `lora`, with a dropout mask (last input) on the first of them."""
+    def fn(x, *rest):
+        weights, ab = rest[:3], rest[3:3 + 2 * len(lora)]
+        terms = [F.LinearTerms(w) for w in weights]
+        for j, i in enumerate(lora):
+            h = F.mul(x, rest[-1]) if dropout and j == 0 else None
+            terms[i] = F.LinearTerms(weights[i], None, ab[2 * j], ab[2 * j + 1],
+                                     1.0 if j == 1 else 2.0, h)
+        return F.grouped_linear(x, terms)
+
+    return fn
+
+
 def _attention(causal: bool, kv_heads: int, width: int, masked: bool = False,
                head_mask: bool = False, seq: int = 20):
     def fn(q, k, v, *mask):
@@ -123,6 +149,30 @@ CASES: list[Case] = [
                                            _randn(24, 6), _positive(45, 40)),
          lambda x, w, a, lb, m: F.lora_linear(x, w, None, a, lb, 0.5, F.mul(x, m)),
          (True, False, True, True, False)),
+    # grouped linear (q, k, v of GQA-like unequal widths, unaligned, rank 6): frozen bases
+    # with LoRA on all members or some (the fused products), plain frozen members, a
+    # trained base and a dropout (the per-member ops)
+    Case("grouped_linear_lora_all", _inputs(_randn(3, 5, 40), _randn(24, 40), _randn(8, 40),
+                                            _randn(8, 40), *_lora_terms(3, (24, 8, 8))),
+         _grouped((0, 1, 2)), (True, False, False, False) + (True,) * 6),
+    Case("grouped_linear_lora_q_v", _inputs(_randn(45, 40), _randn(24, 40), _randn(8, 40),
+                                            _randn(8, 40), *_lora_terms(2, (24, 8))),
+         _grouped((0, 2)), (True, False, False, False) + (True,) * 4),
+    Case("grouped_linear_plain", _inputs(_randn(3, 5, 40), _randn(24, 40), _randn(8, 40)),
+         lambda x, *w: F.grouped_linear(x, [F.LinearTerms(m) for m in w]),
+         (True, False, False)),
+    Case("grouped_linear_biases", _inputs(_randn(3, 5, 40), _randn(24, 40), _randn(8, 40),
+                                          _randn(8, 40), _randn(24), _randn(8),
+                                          *_lora_terms(2, (24, 8))),
+         _grouped_biases, (True, False, False, False, False, True) + (True,) * 4),
+    Case("grouped_linear_trained_base", _inputs(_randn(3, 5, 40), _randn(24, 40),
+                                                _randn(8, 40), _randn(8, 40),
+                                                *_lora_terms(3, (24, 8, 8))),
+         _grouped((0, 1, 2))),
+    Case("grouped_linear_dropout", _inputs(_randn(45, 40), _randn(24, 40), _randn(8, 40),
+                                           _randn(8, 40), *_lora_terms(2, (24, 8)),
+                                           _positive(45, 40)),
+         _grouped((0, 2), dropout=True), (True, False, False, False) + (True,) * 4 + (False,)),
     Case("rms_norm", _inputs(_randn(3, 5, 40), _positive(40)), F.rms_norm),
     Case("rms_norm_no_weight", _inputs(_randn(3, 40)), lambda a: F.rms_norm(a, eps=1e-5)),
     Case("layer_norm", _inputs(_randn(3, 5, 40), _positive(40), _randn(40)), F.layer_norm),

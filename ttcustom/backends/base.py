@@ -46,7 +46,8 @@ class Backend(abc.ABC):
     #: primitives that update their array arguments in place
     IN_PLACE = frozenset({"copy_", "scale_", "adamw_step", "sgd_step"})
     #: primitives with a default composed of the others (a backend may fuse them)
-    COMPOSED = frozenset({"lora_linear", "lora_linear_backward"})
+    COMPOSED = frozenset({"lora_linear", "lora_linear_backward", "grouped_linear",
+                          "grouped_linear_backward"})
 
     def __init__(self) -> None:
         self.transfers = TransferCounter()
@@ -217,6 +218,14 @@ class Backend(abc.ABC):
         is about to be used: a backend may keep it in the layout its kernel wants, made
         once, for as long as the tensor and its array stay unchanged (no-op here)."""
 
+    def hold_frozen_group(self, terms: Sequence[Any]) -> None:
+        """`terms`, the `LinearTerms` of one `grouped_linear` whose base weights are all
+        frozen leaf tensors, are about to be used: a backend that fuses such a group may
+        keep the weights laid out as one operand, made once; else (here) each weight is
+        held as by `hold_frozen`."""
+        for t in terms:
+            self.hold_frozen(t.weight)
+
     @abc.abstractmethod
     def linear_backward(
         self, grad: Array, x: Array, weight: Array, need: tuple[bool, bool, bool],
@@ -262,6 +271,50 @@ class Backend(abc.ABC):
         dw = self.matmul(grad, x, transpose_a=True) if need_w else None
         d_bias = self.sum(grad, [0]) if need_bias else None
         return dx, dw, d_bias, d_a, d_b, dh
+
+    def grouped_linear(
+        self, x: Array, members: Sequence[tuple],
+    ) -> tuple[Array, tuple]:
+        """(y, saved) of projections sharing the 2-d input x [tokens, in]: y is the
+        concatenation on the last dim of each member's output, a member being
+        `(weight, bias, lora_A, lora_B, scaling, dropped_x)`: `linear` when lora_A is
+        None, else `lora_linear`. `saved` goes to `grouped_linear_backward`."""
+        outs, saved = [], []
+        for weight, bias, lora_A, lora_B, scaling, dropped_x in members:
+            if lora_A is None:
+                outs.append(self.linear(x, weight, bias))
+                saved.append(None)
+            else:
+                y, kept = self.lora_linear(x, weight, bias, lora_A, lora_B, scaling, dropped_x)
+                outs.append(y)
+                saved.append(kept)
+        return self.concat(outs, -1), tuple(saved)
+
+    def grouped_linear_backward(
+        self, grad: Array, x: Array | None, members: Sequence[tuple], saved: tuple,
+        need: tuple[bool, Sequence[tuple[bool, ...]]], into: Array | None = None,
+    ) -> tuple[Array | None, list[tuple[Array | None, ...]]]:
+        """(d x, per member (d weight, d bias, d A, d B, d dropped_x)) of
+        `grouped_linear`, grad 2-d; `need` is (d x, per member those five flags); `into`,
+        when given, is added to d x. `x` may be None unless a d weight (or, without
+        dropout, a d A) is needed."""
+        need_x, member_need = need
+        dx, grads, start = into, [], 0
+        for member, kept, flags in zip(members, saved, member_need):
+            weight, bias, lora_A, lora_B, scaling, dropped_x = member
+            out = self.shape(weight)[0]
+            g = self.slice(grad, (slice(None), slice(start, start + out)))
+            start += out
+            if lora_A is None:
+                d, dw, db = self.linear_backward(g, x, weight, (need_x, *flags[:2]), into=dx)
+                grads.append((dw, db, None, None, None))
+            else:
+                d, *rest = self.lora_linear_backward(g, x, weight, lora_A, lora_B, scaling,
+                                                     kept, dropped_x, (need_x, *flags),
+                                                     into=dx)
+                grads.append(tuple(rest))
+            dx = d if need_x else None
+        return dx, grads
 
     # ------------------------------------------------------------------ nn primitives
     @abc.abstractmethod

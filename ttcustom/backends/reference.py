@@ -7,6 +7,7 @@ uses) so a ttcustom step costs what a PyTorch eager step costs.
 
 from __future__ import annotations
 
+import builtins
 import math
 from collections.abc import Sequence
 
@@ -264,11 +265,13 @@ class ReferenceBackend(Backend):
         return torch.addmm(F.linear(x, weight, bias), lora_in, lora_B.t()), (lora_in,)
 
     def lora_linear_backward(self, grad, x, weight, lora_A, lora_B, scaling, saved,
-                             dropped_x, need, into=None):
-        """d x = grad W + (grad B * scaling) A in one torch.addmm without dropout."""
+                             dropped_x, need, into=None, g_b=None):
+        """d x = grad W + (grad B * scaling) A in one torch.addmm without dropout; `g_b`,
+        grad B * scaling, when the caller has it (`grouped_linear_backward`)."""
         need_x, need_w, need_bias, need_a, need_b, need_h = need
         lora_x = need_h or (need_x and dropped_x is None)
-        g_b = torch.mm(grad, lora_B).mul_(scaling) if lora_x or need_a else None
+        if g_b is None and (lora_x or need_a):
+            g_b = torch.mm(grad, lora_B).mul_(scaling)
         dx = dh = None
         if need_x:
             dx = grad @ weight if dropped_x is not None else torch.addmm(grad @ weight, g_b, lora_A)
@@ -281,6 +284,52 @@ class ReferenceBackend(Backend):
         dw = grad.t() @ x if need_w else None
         d_bias = grad.sum(0) if need_bias else None
         return dx, dw, d_bias, d_a, d_b, dh
+
+    def grouped_linear(self, x, members):
+        """One [tokens, O] output: each member's base product written into its columns
+        and its LoRA product added there in place (no per-member outputs, no
+        concatenation copy)."""
+        out = x.new_empty(x.shape[0], builtins.sum(m[0].shape[0] for m in members))
+        saved, start = [], 0
+        for weight, bias, lora_A, lora_B, scaling, dropped_x in members:
+            view = out[:, start:start + weight.shape[0]]
+            start += weight.shape[0]
+            if bias is None:
+                torch.mm(x, weight.t(), out=view)
+            else:
+                torch.addmm(bias, x, weight.t(), out=view)
+            if lora_A is None:
+                saved.append(None)
+                continue
+            lora_in = torch.mm(x if dropped_x is None else dropped_x, lora_A.t()).mul_(scaling)
+            view.addmm_(lora_in, lora_B.t())
+            saved.append((lora_in,))
+        return out, tuple(saved)
+
+    def grouped_linear_backward(self, grad, x, members, saved, need, into=None):
+        """d x summed in one buffer by in-place addmm (both branches of each member);
+        the members' other gradients as `lora_linear_backward` computes them."""
+        need_x, member_need = need
+        dx, grads, start = None, [], 0
+        for member, kept, flags in zip(members, saved, member_need):
+            weight, _, lora_A, lora_B, scaling, dropped_x = member
+            g = grad[:, start:start + weight.shape[0]]
+            start += weight.shape[0]
+            if need_x:
+                dx = (torch.mm(g, weight) if into is None else torch.addmm(into, g, weight)) \
+                    if dx is None else dx.addmm_(g, weight)
+            if lora_A is None:
+                _, dw, db = self.linear_backward(g, x, weight, (False, *flags[:2]))
+                grads.append((dw, db, None, None, None))
+                continue
+            lora_x = need_x and dropped_x is None
+            g_b = torch.mm(g, lora_B).mul_(scaling) if lora_x or flags[2] or flags[4] else None
+            if lora_x:
+                dx.addmm_(g_b, lora_A)
+            _, *rest = self.lora_linear_backward(g, x, weight, lora_A, lora_B, scaling, kept,
+                                                 dropped_x, (False, *flags), g_b=g_b)
+            grads.append(tuple(rest))
+        return dx, grads
 
     # ------------------------------------------------------------------ nn primitives
     def embedding(self, ids, weight):

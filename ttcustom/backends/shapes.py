@@ -11,8 +11,9 @@ allocator does for the reference backend, without the memory.
 With `tile=True` each array is counted as a tt device stores it: in 32x32 tiles (the
 last two dims rounded up to 32; a 1-d array is one tile row tall), integers as int32;
 frozen linear weights get the [in, out] copy the tt backend keeps of each
-(`FrozenLayouts`), and where the tt backend's training code is its own it is run
-instead of the reference's, on a stand-in for its ttnn calls: attention
+(`FrozenLayouts`; a frozen `grouped_linear` group its [in, O] and [O, in] copies, its
+step counted as the per-member ops), and where the tt backend's training code is its
+own it is run instead of the reference's, on a stand-in for its ttnn calls: attention
 (`tt.attention.attention`: the fused kernel, or fp32 scores formed explicitly; the
 backward's recomputed fp32 scores; causal masks kept) and the
 optimizer steps (`TTBackend.adamw_step` / `sgd_step`: one parameter at a time,
@@ -37,6 +38,7 @@ from ttcustom.backends.reference import ReferenceBackend, _flash_cpu_takes_gqa
 from ttcustom.backends.tt.attention import attention, attention_backward
 from ttcustom.backends.tt.backend import TILE, TTBackend
 from ttcustom.backends.tt.frozen import FrozenLayouts
+from ttcustom.backends.tt.grouped import GroupedOps
 
 
 class LiveBytes(TorchDispatchMode):
@@ -129,6 +131,8 @@ class ShapeBackend(ReferenceBackend):
         self.element_bytes = dict(element_bytes or {})
         #: tt keeps each frozen linear weight's [in, out] copy (`TTBackend.hold_frozen`)
         self.frozen = FrozenLayouts(lambda weight: weight.transpose(-2, -1).contiguous())
+        #: and a frozen group's [in, O] and [O, in] (`GroupedOps.hold_frozen_group`)
+        self.frozen_groups = FrozenLayouts(_group_layout)
         self._tt = _TTStandIn(self)
 
     def __repr__(self) -> str:
@@ -184,10 +188,16 @@ class ShapeBackend(ReferenceBackend):
         if self.tile:
             self.frozen.hold(weight)
 
+    def hold_frozen_group(self, terms):
+        if self.tile:
+            GroupedOps.hold_frozen_group(self, terms)
+
     def kept_bytes(self) -> float:
         """Bytes the tt backend keeps across steps once a forward made them: frozen
-        weights' copies and device constants (causal masks); none without tiles."""
-        kept = [*self.frozen.copies(), *self._tt._constants.values()]
+        weights' copies (alone or grouped) and device constants (causal masks); none
+        without tiles."""
+        kept = [*self.frozen.copies(), *self.frozen_groups.copies(),
+                *self._tt._constants.values()]
         storages = {array.untyped_storage()._cdata: array for array in kept}  # views once
         return sum(self.nbytes(array) for array in storages.values())
 
@@ -269,6 +279,11 @@ class _TTStandIn:
         b = b.transpose(-1, -2) if transpose_b else b
         shape = (*torch.broadcast_shapes(a.shape[:-2], b.shape[:-2]), a.shape[-2], b.shape[-1])
         return torch.empty(shape, dtype=dtype or a.dtype, device=a.device)
+
+
+def _group_layout(*weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    rows = torch.cat(weights)
+    return rows.transpose(-2, -1).contiguous(), rows
 
 
 def _round_up(n: int) -> int:

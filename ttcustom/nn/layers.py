@@ -35,6 +35,10 @@ class Linear(Module):
     def forward(self, x: Tensor) -> Tensor:
         return F.linear(x, self.weight, self.bias)
 
+    def linear_terms(self, x: Tensor) -> F.LinearTerms:
+        """This layer as a member of `F.grouped_linear` on input `x`."""
+        return F.LinearTerms(self.weight, self.bias)
+
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, " \
                f"bias={self.bias is not None}"

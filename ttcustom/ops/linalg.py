@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
 from ttcustom.autograd.function import Function
+
+if TYPE_CHECKING:
+    from ttcustom.autograd.tensor import Tensor
 
 
 class Matmul(Function):
@@ -40,7 +46,8 @@ class Linear(Function):
     @staticmethod
     def backward(ctx, grad, into):
         x, weight = ctx.saved
-        return ctx.backend.linear_backward(grad, x, weight, ctx.needs_input_grad, into=into[0])
+        grads = ctx.backend.linear_backward(grad, x, weight, ctx.needs_input_grad, into=into[0])
+        return _with_pending(ctx.backend, grads, into)
 
 
 class LoRALinear(Function):
@@ -75,10 +82,75 @@ class LoRALinear(Function):
             _rows(bk, grad), x2, weight, lora_A, lora_B, ctx.scaling, saved, h2,
             (*need[:5], need[6]), into=into_x)
         dx, dh = (None if d is None else bk.reshape(d, ctx.shape) for d in (dx, dh))
-        return dx, dw, db, da, d_b, None, dh
+        return _with_pending(bk, (dx, dw, db, da, d_b, None, dh), into)
+
+
+def _with_pending(bk, grads: tuple, into: tuple) -> tuple:
+    """`grads` with the gradient pending for each input but x added (`accumulates`: the
+    engine hands every input's over; x's is joined inside the backend's kernels). A
+    weight or adapter can have one: a layer used twice in a graph."""
+    return (grads[0], *(g if p is None or g is None else bk.add(p, g)
+                        for g, p in zip(grads[1:], into[1:])))
 
 
 def _rows(bk, a):
     """`a` as 2-d [rows, features] (itself when it is 2-d)."""
     shape = bk.shape(a)
     return a if len(shape) == 2 else bk.reshape(a, (-1, shape[-1]))
+
+
+@dataclass(frozen=True)
+class LinearTerms:
+    """One member of `grouped_linear`: a linear layer's operands for one input, with
+    its LoRA terms when it has an adapter (`lora_input`: that adapter's dropout(input))."""
+
+    weight: Tensor
+    bias: Tensor | None = None
+    lora_A: Tensor | None = None
+    lora_B: Tensor | None = None
+    scaling: float = 1.0
+    lora_input: Tensor | None = None
+
+
+class GroupedLinear(Function):
+    """Projections of one input, concatenated on the last dim, in one node: member i is
+    `linear` or, with LoRA terms, `lora_linear` (5 arrays each after x and the
+    scalings: weight, bias, lora_A, lora_B, lora_x; the LoRA ones None for a plain linear).
+
+    Leading dims of x are flattened for the backend's 2-d primitives (`grouped_linear`)."""
+
+    accumulates = True  # d x joins a shared input's gradient in the backend's kernels
+
+    @staticmethod
+    def forward(ctx, x, scalings, *arrays):
+        bk = ctx.backend
+        ctx.shape = bk.shape(x)
+        members = _members(bk, arrays, scalings)
+        y, saved = bk.grouped_linear(_rows(bk, x), members)
+        need = ctx.needs_input_grad[2:]
+        keep_x = any(need[5 * i] or (need[5 * i + 2] and m[5] is None)
+                     for i, m in enumerate(members))
+        ctx.save_for_backward(_rows(bk, x) if keep_x else None, members, saved)
+        out = sum(bk.shape(m[0])[0] for m in members)
+        return bk.reshape(y, (*ctx.shape[:-1], out))
+
+    @staticmethod
+    def backward(ctx, grad, into):
+        bk = ctx.backend
+        x2, members, saved = ctx.saved
+        need = ctx.needs_input_grad
+        member_need = tuple(need[2 + 5 * i: 7 + 5 * i] for i in range(len(members)))
+        into_x = None if into[0] is None else _rows(bk, into[0])
+        dx, grads = bk.grouped_linear_backward(_rows(bk, grad), x2, members, saved,
+                                               (need[0], member_need), into=into_x)
+        flat = []
+        for dw, db, da, d_b, dh in grads:
+            flat += [dw, db, da, d_b, None if dh is None else bk.reshape(dh, ctx.shape)]
+        dx = None if dx is None else bk.reshape(dx, ctx.shape)
+        return _with_pending(bk, (dx, None, *flat), into)
+
+
+def _members(bk, arrays, scalings):
+    """Per member (weight, bias, lora_A, lora_B, scaling, lora_x 2-d or None)."""
+    return tuple((w, b, a, lb, s, None if h is None else _rows(bk, h))
+                 for (w, b, a, lb, h), s in zip(zip(*[iter(arrays)] * 5), scalings))

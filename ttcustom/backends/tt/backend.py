@@ -12,7 +12,8 @@ This module holds the core (data movement, shapes, elementwise, reductions, matm
 linear, random masks, device constants, the mesh); each topic's primitives, forward
 and backward, live in one module of this package, mixed in: `attention` (sdpa,
 rotary), `norms`, `losses` (softmax, log-softmax, cross entropy), `embedding`, `optim`
-(AdamW, SGD, gradient norms), `lora` (the LoRA linear); `arrays` holds the shape helpers
+(AdamW, SGD, gradient norms), `lora` (the LoRA linear), `grouped` (projections
+sharing an input, fused); `arrays` holds the shape helpers
 they share.
 
 The ttnn module is a constructor argument, so the same code runs on hardware and, in
@@ -36,6 +37,7 @@ from ttcustom.backends.tt.attention import AttentionOps
 from ttcustom.backends.tt.device import TTDevice
 from ttcustom.backends.tt.embedding import EmbeddingOps
 from ttcustom.backends.tt.frozen import FrozenLayouts
+from ttcustom.backends.tt.grouped import GroupedOps
 from ttcustom.backends.tt.lora import LoRAOps
 from ttcustom.backends.tt.losses import LossOps
 from ttcustom.backends.tt.norms import NormOps
@@ -84,7 +86,8 @@ def _elementwise(method: Any) -> Any:
     return run
 
 
-class TTBackend(AttentionOps, NormOps, LossOps, EmbeddingOps, OptimOps, LoRAOps, Backend):
+class TTBackend(AttentionOps, NormOps, LossOps, EmbeddingOps, OptimOps, LoRAOps, GroupedOps,
+                Backend):
     """ttnn on an opened device or mesh (see `TTDevice`)."""
 
     name = "tt"
@@ -108,6 +111,8 @@ class TTBackend(AttentionOps, NormOps, LossOps, EmbeddingOps, OptimOps, LoRAOps,
         self._constants: dict[tuple, Array] = {}
         #: frozen linear weights' [in, out] copies, made once (no per-call transpose)
         self.frozen = FrozenLayouts(self._linear_layout)
+        #: grouped_linear members' frozen weights laid out together (`GroupedOps`)
+        self.frozen_groups = FrozenLayouts(self._group_layout)
         #: (id(source), kind) -> (source, derived): the last few `derived` results
         self._derived: OrderedDict[tuple, tuple[Array, Array]] = OrderedDict()
 
@@ -128,6 +133,7 @@ class TTBackend(AttentionOps, NormOps, LossOps, EmbeddingOps, OptimOps, LoRAOps,
         self._constants.clear()
         self._derived.clear()
         self.frozen.clear()
+        self.frozen_groups.clear()
         self.device.close()
 
     def synchronize(self) -> None:
@@ -475,6 +481,7 @@ class TTBackend(AttentionOps, NormOps, LossOps, EmbeddingOps, OptimOps, LoRAOps,
     def _written(self, array: Array) -> None:
         """`array` is written in place: copies made from it are stale."""
         self.frozen.forget(array)
+        self.frozen_groups.forget(array)
         for key in [k for k, (source, _) in self._derived.items() if source is array]:
             del self._derived[key]
 
