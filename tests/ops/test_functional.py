@@ -270,7 +270,7 @@ def test_an_input_used_twice_by_one_accumulating_function_is_offered_once():
     from ttcustom.autograd.function import Function
 
     class Both(Function):  # a + b, accumulating
-        accumulates = True
+        accumulates = (0, 1)
 
         @staticmethod
         def forward(ctx, a, b):

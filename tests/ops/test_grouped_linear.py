@@ -176,8 +176,8 @@ def test_default_composition_matches_the_reference_primitives(backend, case, nee
 
 @pytest.mark.parametrize("op", ["linear", "lora_linear", "grouped_linear"])
 def test_a_layer_used_twice_gets_both_gradients(op):
-    """The engine hands an `accumulates` op every input's pending gradient: a weight or
-    adapter used by two nodes must keep the first node's gradient."""
+    """An `accumulates` op takes in the pending gradient of x only: a weight or adapter
+    used by two nodes keeps the first node's gradient (the engine adds it)."""
     g = torch.Generator().manual_seed(4)
     made = [torch.randn(4, IN, generator=g), torch.randn(8, IN, generator=g),
             torch.randn(3, IN, generator=g), torch.randn(8, 3, generator=g)]

@@ -52,14 +52,15 @@ class Function:
     `backward` returns one gradient (or None) per positional argument of `forward`.
     The instance is the context (`ctx`) and the graph node at once.
 
-    A Function with `accumulates = True` takes `backward(ctx, grad, into)`: `into` holds,
-    per argument, the gradient other consumers of that input have already produced (or
-    None), and each gradient returned where `into` is given must include it. Fused
-    kernels then add it (`addmm`, `addcmul`) instead of the engine's separate add, one
-    dispatch fewer per shared input on tt.
+    A Function naming argument positions in `accumulates` takes `backward(ctx, grad,
+    into)`: `into` holds, per argument, the gradient other consumers of that input have
+    already produced (None at other positions, or when there is none), and each gradient
+    returned where `into` is given must include it. Fused kernels then add it (`addmm`,
+    `addcmul`) instead of the engine's separate add: one dispatch fewer per shared input
+    on tt (a layer's normed input feeds q, k and v).
     """
 
-    accumulates = False
+    accumulates: tuple[int, ...] = ()
 
     backend: Backend
     needs_input_grad: tuple[bool, ...]
@@ -183,13 +184,16 @@ def _topological_order(root: Any) -> list[Any]:
 
 
 def _pending_inputs(node: Function, pending: dict[int, Array]) -> tuple[Array | None, ...]:
-    """Per input of `node`, the gradient pending for it (offered once per distinct input)."""
+    """Per input of `node`, the gradient pending for it where `node.accumulates` names
+    the position (offered once per distinct input), else None."""
     offered: set[int] = set()
     into = []
-    for parent in node.parents:
+    for position, parent in enumerate(node.parents):
         key = id(parent) if parent is not None else None
-        into.append(pending.get(key) if key is not None and key not in offered else None)
-        offered.add(key)
+        take = key is not None and key not in offered and position in node.accumulates
+        into.append(pending.get(key) if take else None)
+        if take:
+            offered.add(key)
     return tuple(into)
 
 

@@ -34,7 +34,7 @@ class Matmul(Function):
 class Linear(Function):
     """x @ weight.T + bias, weight [out_features, in_features] as in torch."""
 
-    accumulates = True  # d x joins a shared input's gradient in one addmm
+    accumulates = (0,)  # d x joins a shared input's gradient in one addmm
 
     @staticmethod
     def forward(ctx, x, weight, bias):
@@ -47,7 +47,7 @@ class Linear(Function):
     def backward(ctx, grad, into):
         x, weight = ctx.saved
         grads = ctx.backend.linear_backward(grad, x, weight, ctx.needs_input_grad, into=into[0])
-        return _with_pending(ctx.backend, grads, into)
+        return grads
 
 
 class LoRALinear(Function):
@@ -57,7 +57,7 @@ class LoRALinear(Function):
     restored; only the arrays the needed gradients read are kept.
     """
 
-    accumulates = True  # d x joins a shared input's gradient in the backend's kernels
+    accumulates = (0,)  # d x joins a shared input's gradient in the backend's kernels
 
     @staticmethod
     def forward(ctx, x, weight, bias, lora_A, lora_B, scaling, lora_x):
@@ -82,15 +82,7 @@ class LoRALinear(Function):
             _rows(bk, grad), x2, weight, lora_A, lora_B, ctx.scaling, saved, h2,
             (*need[:5], need[6]), into=into_x)
         dx, dh = (None if d is None else bk.reshape(d, ctx.shape) for d in (dx, dh))
-        return _with_pending(bk, (dx, dw, db, da, d_b, None, dh), into)
-
-
-def _with_pending(bk, grads: tuple, into: tuple) -> tuple:
-    """`grads` with the gradient pending for each input but x added (`accumulates`: the
-    engine hands every input's over; x's is joined inside the backend's kernels). A
-    weight or adapter can have one: a layer used twice in a graph."""
-    return (grads[0], *(g if p is None or g is None else bk.add(p, g)
-                        for g, p in zip(grads[1:], into[1:])))
+        return dx, dw, db, da, d_b, None, dh
 
 
 def _rows(bk, a):
@@ -119,7 +111,7 @@ class GroupedLinear(Function):
 
     Leading dims of x are flattened for the backend's 2-d primitives (`grouped_linear`)."""
 
-    accumulates = True  # d x joins a shared input's gradient in the backend's kernels
+    accumulates = (0,)  # d x joins a shared input's gradient in the backend's kernels
 
     @staticmethod
     def forward(ctx, x, scalings, *arrays):
@@ -147,7 +139,7 @@ class GroupedLinear(Function):
         for dw, db, da, d_b, dh in grads:
             flat += [dw, db, da, d_b, None if dh is None else bk.reshape(dh, ctx.shape)]
         dx = None if dx is None else bk.reshape(dx, ctx.shape)
-        return _with_pending(bk, (dx, None, *flat), into)
+        return (dx, None, *flat)
 
 
 def _members(bk, arrays, scalings):

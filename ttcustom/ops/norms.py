@@ -6,7 +6,7 @@ from ttcustom.autograd.function import Function
 
 
 class RMSNorm(Function):
-    accumulates = True  # dx joins the residual stream's gradient
+    accumulates = (0,)  # dx joins the residual stream's gradient
 
     @staticmethod
     def forward(ctx, x, weight, eps):
