@@ -332,7 +332,7 @@ class ReferenceBackend(Backend):
         tokens, width = qkv.shape
         heads = num_heads + 2 * num_kv_heads
         x = qkv.reshape(batch, tokens // batch, heads, width // heads).transpose(1, 2)
-        return x.split([num_heads, num_kv_heads, num_kv_heads], dim=1)  # views, as today
+        return x.split([num_heads, num_kv_heads, num_kv_heads], dim=1)  # views of qkv
 
     def merge_heads(self, x):
         batch, heads, seq, width = x.shape

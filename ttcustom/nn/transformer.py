@@ -247,7 +247,8 @@ class Attention(Module):
         """x [B, S, hidden], or the flattened stream [B * S, hidden] of `inputs.batch_shape`;
         the output has x's shape."""
         batch, seq = x.shape[:2] if x.ndim == 3 else inputs.batch_shape
-        if cache is None and not self.qk_norm and not (self.training and self.dropout > 0):
+        if (self.fused_qkv and cache is None and not self.qk_norm
+                and not (self.training and self.dropout > 0)):
             return self.o_proj(self._fused_heads(x, inputs, batch, seq))
         q, k, v = self._project(x)
         q = q.reshape(batch, seq, self.num_heads, self.head_dim)
@@ -270,11 +271,10 @@ class Attention(Module):
 
     def _fused_heads(self, x: Tensor, inputs: AttentionInputs, batch: int, seq: int) -> Tensor:
         """Attention with the heads split and merged inside one op (`F.qkv_attention`) on
-        the fused q|k|v stream; the output has x's shape with H * D features."""
-        if self.fused_qkv:
-            qkv = self.qkv_proj(x)
-        else:
-            qkv = F.cat([self.q_proj(x), self.k_proj(x), self.v_proj(x)], dim=-1)
+        the fused projection's q|k|v stream; the output has x's shape with H * D features.
+        (Separate q/k/v projections keep the op-by-op path: concatenating their outputs
+        costs a copy forward and three slices backward; one grouped product will not.)"""
+        qkv = self.qkv_proj(x)
         out = F.qkv_attention(qkv.reshape(batch * seq, qkv.shape[-1]), (batch, seq),
                               self.num_heads, self.num_kv_heads, self.head_dim, inputs.cos,
                               inputs.sin, inputs.mask, inputs.is_causal)
