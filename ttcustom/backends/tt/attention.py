@@ -7,7 +7,8 @@ kept) with one grouped matmul and `softmax`, and takes dS from `moreh_softmax_ba
 (bfloat16; composed in float32), scaled once. Constants (causal masks, the rotate-half
 matrix) are built on the device from `ttnn.full`/`ttnn.arange`, never uploaded, and kept
 by `TTBackend.constant`; masks and tables made from a forward's arrays are laid out once
-for all layers (`TTBackend.derived`).
+for all layers (`TTBackend.derived`). A fused q|k|v stream is split into heads and the
+output merged back as ttml does, with `nlp_create_qkv_heads` / `nlp_concat_heads`.
 """
 
 from __future__ import annotations
@@ -85,7 +86,8 @@ def split_qkv_heads(bk, qkv: Array, batch: int, num_heads: int,
     `ttnn.experimental.nlp_create_qkv_heads` (ttml's heads_creation), GQA included, where
     it holds: a head dim of whole tiles (the kernel moves whole tiles: a padded head would
     carry its padding into the next head) and whole-tile sequences (each batch's rows start
-    a tile, so [B * S] -> [B, 1, S] moves no data). Otherwise the composed split."""
+    a tile, so [B * S] -> [B, 1, S] moves no data; ragged ones are not validated against
+    the kernel). Otherwise the composed split."""
     tokens, width = bk.shape(qkv)
     seq, head_dim = tokens // batch, width // (num_heads + 2 * num_kv_heads)
     if head_dim % TILE or seq % TILE or bk.dtype(qkv) not in HEAD_DTYPES:
