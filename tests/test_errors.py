@@ -23,6 +23,8 @@ import ttcustom.functional as F
     (lambda: F.embedding(tc.randn(3), tc.randn(5, 2)), TypeError, r"indices must be integers"),
     (lambda: F.rms_norm(tc.randn(2, 8), tc.randn(4)), ValueError, r"weight shape \(4,\), expected \(8,\)"),
     (lambda: F.scaled_dot_product_attention(tc.randn(1, 3, 4, 8), tc.randn(1, 2, 4, 8), tc.randn(1, 2, 4, 8)), ValueError, r"multiple of key heads"),
+    (lambda: F.qkv_attention(tc.randn(12, 60), (2, 6), 4, 2, 8, None, None), ValueError, r"qkv_attention: qkv must be.*\(12, 60\)"),
+    (lambda: F.qkv_attention(tc.randn(12, 48), (2, 6), 2, 2, 8, tc.randn(6, 8), None), ValueError, "both cos and sin"),
     (lambda: F.dropout(tc.randn(2), p=1.0), ValueError, r"p must be in \[0, 1\)"),
     (lambda: F.permute(tc.randn(2, 3), (0, 0)), ValueError, "not a permutation"),
     (lambda: F.cat([tc.randn(2, 3), tc.randn(3, 4)], dim=0), ValueError, r"tensor 1 has shape \(3, 4\)"),

@@ -397,15 +397,68 @@ def scaled_dot_product_attention(
             "(batch and head dim must match; query heads must be a multiple of key heads)"
         )
     _check_same_dtype("scaled_dot_product_attention", query=query, key=key, value=value)
-    mask = None
-    if attn_mask is not None:
-        if not attn_mask.dtype.is_floating_point:
-            attn_mask = attention_bias(attn_mask, query.dtype)
-        mask = attn_mask.detach().data
-        if attn_mask.dtype != query.dtype:
-            mask = query.backend.cast(mask, query.dtype)
+    mask = _additive_mask(attn_mask, query)
     scale = 1.0 / math.sqrt(d) if scale is None else scale
     return attention_ops.ScaledDotProductAttention.apply(query, key, value, mask, is_causal, scale)
+
+
+def _additive_mask(attn_mask: Tensor | None, query: Tensor):
+    """A bool or float attention mask as the additive array (query's dtype) sdpa takes."""
+    if attn_mask is None:
+        return None
+    if not attn_mask.dtype.is_floating_point:
+        attn_mask = attention_bias(attn_mask, query.dtype)
+    mask = attn_mask.detach().data
+    return mask if attn_mask.dtype == query.dtype else query.backend.cast(mask, query.dtype)
+
+
+def qkv_attention(
+    qkv: Tensor,
+    batch_shape: tuple[int, int],
+    num_heads: int,
+    num_kv_heads: int,
+    head_dim: int,
+    cos: Tensor | None,
+    sin: Tensor | None,
+    attn_mask: Tensor | None = None,
+    is_causal: bool = False,
+    scale: float | None = None,
+) -> Tensor:
+    """Attention on a fused q|k|v token stream, heads split and merged inside one op.
+
+    `qkv` is [B * S, (H + 2 KV) * D] for `batch_shape` (B, S): the q heads, then the k
+    heads, then the v heads (HF order, GPT-2's `c_attn`). Rotary embedding (`cos`/`sin`
+    as `rotary_embedding` takes them; None: none) is applied to q and k, then
+    `scaled_dot_product_attention` (`attn_mask`, `is_causal`, `scale` as it takes them);
+    the result is the heads merged back to [B * S, H * D].
+    """
+    batch, seq = batch_shape
+    width = (num_heads + 2 * num_kv_heads) * head_dim
+    if qkv.ndim != 2 or tuple(qkv.shape) != (batch * seq, width):
+        raise ValueError(
+            f"qkv_attention: qkv must be [B * S, (H + 2 KV) * D] = ({batch * seq}, {width}) "
+            f"for batch_shape {tuple(batch_shape)}, {num_heads} heads, {num_kv_heads} kv heads "
+            f"and head_dim {head_dim}; got {tuple(qkv.shape)}")
+    if num_kv_heads < 1 or num_heads % num_kv_heads:
+        raise ValueError(f"qkv_attention: num_heads={num_heads} must be a multiple of "
+                         f"num_kv_heads={num_kv_heads}")
+    if (cos is None) != (sin is None):
+        raise ValueError("qkv_attention: pass both cos and sin (rotary) or neither")
+    if cos is not None:
+        heads = (batch, num_heads, seq, head_dim)
+        if head_dim % 2:
+            raise ValueError(f"qkv_attention: head dim {head_dim} must be even for rotary")
+        for name, t in (("cos", cos), ("sin", sin)):
+            try:
+                torch.broadcast_shapes(t.shape, heads)
+            except RuntimeError:
+                raise ValueError(f"qkv_attention: {name} shape {t.shape} does not broadcast "
+                                 f"to the heads {heads}") from None
+        cos, sin = cos.detach(), sin.detach()
+    mask = _additive_mask(attn_mask, qkv)
+    scale = 1.0 / math.sqrt(head_dim) if scale is None else scale
+    return attention_ops.QKVAttention.apply(qkv, cos, sin, mask, batch, num_heads, num_kv_heads,
+                                            is_causal, scale)
 
 
 def cross_entropy(

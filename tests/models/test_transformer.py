@@ -72,3 +72,31 @@ def test_gpt2_checkpoint_dropout_probabilities_reach_the_model():
     assert model.layers[1].attn.dropout == pytest.approx(0.1)
     assert model.layers[1].dropout.p == pytest.approx(0.1)
     assert model.embed_dropout.p == pytest.approx(0.1)
+
+
+def test_fused_qkv_attention_equals_the_op_by_op_heads(monkeypatch):
+    """A fused q|k|v projection (GPT-2) runs attention as one F.qkv_attention; its output
+    and gradients equal the split/merge path a KV cache takes."""
+    from ttcustom.nn.transformer import Attention, AttentionInputs, LayerKV
+
+    tc.manual_seed(0)
+    attn = Attention(32, 4, 2, 8, qkv_bias=True, o_bias=True, fused_qkv=True)
+    x = torch.randn(2, 6, 32)
+    inputs = AttentionInputs(None, None, None, True)
+    calls = []
+    fused_op = tc.functional.qkv_attention
+    monkeypatch.setattr(tc.functional, "qkv_attention",
+                        lambda *a, **k: calls.append(1) or fused_op(*a, **k))
+
+    def run(cache):
+        attn.zero_grad()
+        xt = tc.tensor(x, requires_grad=True)
+        out = attn(xt, inputs, cache)
+        (out * out).sum().backward()
+        return out.to_torch(), xt.grad.to_torch(), attn.qkv_proj.weight.grad.to_torch()
+
+    fused = run(None)
+    assert calls == [1]
+    for a, b in zip(fused, run(LayerKV())):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+    assert calls == [1]

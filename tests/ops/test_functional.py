@@ -135,6 +135,47 @@ CASES.update({
 })
 
 
+def _qkv_case(causal, heads, kv_heads, rotary=False, mask_kind=None, batch=2, seq=6, dim=8):
+    """F.qkv_attention on [B * S, (H + 2 KV) * D] against the plain formula: split, rotary,
+    torch's SDPA on repeated K/V, merge."""
+    sdpa_fn = _sdpa_case(causal, heads, kv_heads, mask_kind, seq, dim)[1]
+    tables = _rope_tables(seq, dim) if rotary else None
+
+    def tc_fn(qkv, mask=None):
+        cos, sin = (tc.tensor(t, dtype=qkv.dtype) for t in tables) if rotary else (None, None)
+        m = None if mask is None else tc.tensor(mask)
+        return F.qkv_attention(qkv, (batch, seq), heads, kv_heads, dim, cos, sin, m, causal)
+
+    def torch_fn(qkv, mask=None):
+        x = qkv.reshape(batch, seq, heads + 2 * kv_heads, dim).transpose(1, 2)
+        q, k, v = x.split([heads, kv_heads, kv_heads], dim=1)
+        if rotary:
+            cos, sin = (t.to(qkv.dtype) for t in tables)
+            q, k = _torch_rotary(q, cos, sin), _torch_rotary(k, cos, sin)
+        out = sdpa_fn(q, k, v, mask)
+        return out.transpose(1, 2).reshape(batch * seq, heads * dim)
+
+    def inputs():
+        qkv = [_randn(batch * seq, (heads + 2 * kv_heads) * dim)]
+        if mask_kind == "bool":
+            keep = torch.ones(batch, 1, 1, seq, dtype=torch.bool)
+            keep[0, ..., -2:] = False  # right padding of the first sequence
+            return [*qkv, keep]
+        if mask_kind == "additive":
+            return [*qkv, torch.randn(batch, 1, seq, seq)]
+        return qkv
+
+    return tc_fn, torch_fn, inputs, [True] + ([False] if mask_kind else [])
+
+
+CASES.update({
+    "qkv_attention": _qkv_case(False, 4, 4),
+    "qkv_attention_causal_gqa_rotary": _qkv_case(True, 4, 2, rotary=True),
+    "qkv_attention_mqa_rotary_padding_mask": _qkv_case(True, 4, 1, True, "bool"),
+    "qkv_attention_additive_mask": _qkv_case(False, 2, 2, mask_kind="additive"),
+})
+
+
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_forward_and_backward_match_torch_autograd(name):
     tc_fn, torch_fn, make_inputs, diff = CASES[name]
@@ -147,7 +188,8 @@ def test_forward_and_backward_match_torch_autograd(name):
 
 
 BF16_CASES = ["linear", "matmul", "rms_norm", "layer_norm", "softmax", "silu", "swiglu",
-              "cross_entropy", "sdpa_causal_gqa", "rotary", "embedding", "add", "mul"]
+              "cross_entropy", "sdpa_causal_gqa", "rotary", "embedding", "add", "mul",
+              "qkv_attention_causal_gqa_rotary"]
 
 
 @pytest.mark.parametrize("name", BF16_CASES)

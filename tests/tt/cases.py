@@ -97,14 +97,33 @@ def _attention(causal: bool, kv_heads: int, width: int, masked: bool = False,
     return inputs, fn
 
 
-def _rotary_case(width: int):
+def _rotary_case(width: int, seq: int = 20):
     def inputs(g):
-        x = torch.randn(2, 3, 20, width, generator=g)
-        freqs = torch.outer(torch.arange(20.0), 1.0 / 10000 ** (torch.arange(0, width, 2) / width))
+        x = torch.randn(2, 3, seq, width, generator=g)
+        freqs = torch.outer(torch.arange(float(seq)),
+                            1.0 / 10000 ** (torch.arange(0, width, 2) / width))
         angles = torch.cat((freqs, freqs), dim=-1)
         return [x, angles.cos(), angles.sin()]
 
     return inputs
+
+
+def _qkv_attention(kv_heads: int, width: int, seq: int, rotary: bool = True,
+                   masked: bool = False):
+    """F.qkv_attention on a causal fused [2 * seq, (4 + 2 KV) * D] stream, 4 query heads."""
+    def fn(qkv, *rest):
+        cos, sin = rest[:2] if rotary else (None, None)
+        mask = rest[-1] if masked else None
+        return F.qkv_attention(qkv, (2, seq), 4, kv_heads, width, cos, sin, mask, True)
+
+    def inputs(g):
+        qkv = torch.randn(2 * seq, (4 + 2 * kv_heads) * width, generator=g)
+        tables = _rotary_case(width, seq)(g)[1:] if rotary else []
+        keep = torch.ones(2, 1, 1, seq, dtype=torch.bool)
+        keep[1, ..., seq - 5:] = False  # the second sequence ends 5 tokens early
+        return [qkv, *tables] + ([keep] if masked else [])
+
+    return inputs, fn, (True,) + (False,) * (2 * rotary + masked)
 
 
 CASES: list[Case] = [
@@ -199,6 +218,12 @@ CASES: list[Case] = [
     Case("sdpa_causal_d40_s32", *_attention(True, 4, 40, seq=32)),
     Case("sdpa_causal_gqa_padding_mask_d64_s32", *_attention(True, 2, 64, masked=True, seq=32),
          (True, True, True, False)),
+    # heads split and merged by ttnn's nlp_* kernels (whole-tile heads and sequences) around
+    # the fused rotary and SDPA kernels; else composed (see split_qkv_heads)
+    Case("qkv_attention_gqa_d64_s32", *_qkv_attention(2, 64, 32)),
+    Case("qkv_attention_mqa_padding_mask_d64_s32", *_qkv_attention(1, 64, 32, masked=True)),
+    Case("qkv_attention_no_rotary_d32_s32", *_qkv_attention(4, 32, 32, rotary=False)),
+    Case("qkv_attention_gqa_d16_s20", *_qkv_attention(2, 16, 20)),
     Case("cross_entropy_mean", _inputs(_randn(45, 37), _labels),
          lambda x, t: F.cross_entropy(x, t)),
     Case("cross_entropy_sum", _inputs(_randn(45, 37), _labels),

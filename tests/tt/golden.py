@@ -108,7 +108,31 @@ def _empty(shape, dtype=ttnn.bfloat16, *_, **__):
     return torch.full(tuple(shape), math.nan, dtype=ttnn.ttnn_dtype_to_torch_dtype(dtype))
 
 
+def _nlp_create_qkv_heads(input, input_kv=None, *, num_heads, num_kv_heads=None,
+                          transpose_k_heads=True, kv_tied=False, **_):
+    # The wheel has no golden. From the op's docs and nlp_create_qkv_heads.cpp: the fused
+    # [B, 1, S, (H + 2 KV) * D] stream (q heads, k heads, v heads) as q [B, H, S, D],
+    # k [B, KV, S, D] ([B, KV, D, S] with transpose_k_heads) and v [B, KV, S, D].
+    _require(input_kv is None and not kv_tied,
+             "ttnn.experimental.nlp_create_qkv_heads: the harness golden covers one fused "
+             "input without kv_tied only")
+    kv_heads = num_heads if num_kv_heads is None else num_kv_heads
+    batch, _, seq, width = input.shape
+    heads = num_heads + 2 * kv_heads
+    x = input.reshape(batch, seq, heads, width // heads).transpose(1, 2)
+    q, k, v = (t.contiguous() for t in x.split([num_heads, kv_heads, kv_heads], dim=1))
+    return q, k.transpose(-2, -1).contiguous() if transpose_k_heads else k, v
+
+
+def _nlp_concat_heads(input_tensor, **_):
+    # The wheel has no golden. From the op's docs: [B, H, S, D] -> [B, 1, S, H * D].
+    batch, heads, seq, width = input_tensor.shape
+    return input_tensor.transpose(1, 2).reshape(batch, 1, seq, heads * width)
+
+
 HARNESS_GOLDENS = {
+    "experimental.nlp_create_qkv_heads": _nlp_create_qkv_heads,
+    "experimental.nlp_concat_heads": _nlp_concat_heads,
     "experimental.rotary_embedding": _rotary_embedding,
     "empty": _empty,
     "scale_mask_softmax": _scale_mask_softmax,

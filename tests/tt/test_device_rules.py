@@ -4,6 +4,7 @@ wheel, each mapped to Python, and enforced on calls with the rule and its source
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -148,6 +149,35 @@ def test_fused_sdpa_takes_bfloat16_with_a_head_dim_of_whole_tiles(harness, dtype
     q, k, v = (harness.upload(torch.randn(1, 2, 32, width), dtype) for _ in range(3))
     with pytest.raises(HarnessViolation, match=message):
         harness.transformer.scaled_dot_product_attention(q, k, v, is_causal=True)
+
+
+@pytest.mark.parametrize("shape, kv_heads, message", [
+    ((1, 1, 32, 8 * 64), 2, None),  # 4 + 2 * 2 heads of 64
+    ((1, 1, 32, 8 * 16), 2, "heads of whole tiles"),
+    ((1, 2, 32, 8 * 64), 2, "Unsupported input sequence length {} is not equal to 1"),
+    ((1, 1, 32, 6 * 64 + 32), 1, "Unsupported input shape"),  # 416 columns, 6 heads
+])
+def test_nlp_create_qkv_heads_takes_one_fused_row_block_of_whole_tile_heads(
+        harness, shape, kv_heads, message):
+    x = harness.upload(torch.randn(shape), ttnn.bfloat16)
+    call = lambda: harness.experimental.nlp_create_qkv_heads(  # noqa: E731
+        x, num_heads=4, num_kv_heads=kv_heads, transpose_k_heads=False)
+    if message is None:
+        assert [tuple(t.shape) for t in call()] == [(1, 4, 32, 64), (1, 2, 32, 64),
+                                                    (1, 2, 32, 64)]
+    else:
+        with pytest.raises(HarnessViolation, match=re.escape(message)):
+            call()
+
+
+@pytest.mark.parametrize("width, ok", [(64, True), (40, False)])
+def test_nlp_concat_heads_takes_heads_of_whole_tiles(harness, width, ok):
+    x = harness.upload(torch.randn(1, 4, 32, width), ttnn.bfloat16)
+    if ok:
+        assert tuple(harness.experimental.nlp_concat_heads(x).shape) == (1, 1, 32, 4 * width)
+    else:
+        with pytest.raises(HarnessViolation, match="heads of whole tiles"):
+            harness.experimental.nlp_concat_heads(x)
 
 
 @pytest.mark.parametrize("rows, ok", [(64, True), (48, False)])

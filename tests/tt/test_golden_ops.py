@@ -97,6 +97,28 @@ def test_training_attention_forward_is_the_fused_kernel(golden_backend):
     assert calls["max"] == calls["log"] == calls["repeat_interleave"] == 0
 
 
+@pytest.mark.parametrize("name, fused", [
+    ("qkv_attention_gqa_d64_s32", True),
+    ("qkv_attention_gqa_d16_s20", False),  # heads and sequence not whole tiles: composed
+])
+def test_qkv_attention_splits_and_merges_heads_with_the_nlp_kernels(name, fused,
+                                                                    golden_backend):
+    """Where heads and sequences are whole tiles, F.qkv_attention splits the fused stream
+    with one nlp_create_qkv_heads and merges the output and the fused gradient with one
+    nlp_concat_heads each (dq|dk|dv concatenated on the heads first): no permute but the
+    backward's split of the output gradient, no slice."""
+    [case] = [c for c in CASES if c.name == name]
+    run(case, golden_backend, torch.bfloat16)
+    calls = golden_backend.ttnn.calls
+    heads = (calls["experimental.nlp_create_qkv_heads"], calls["experimental.nlp_concat_heads"])
+    if fused:
+        assert heads == (1, 2)
+        assert (calls["permute"], calls["slice"], calls["concat"]) == (1, 0, 1)
+    else:
+        assert heads == (0, 0)
+        assert calls["permute"] == 4  # split, merge, and both again in the backward
+
+
 def test_rotary_backward_negates_the_sin_table_once_for_all_layers(golden_backend,
                                                                     reference_backend):
     """The backward's -sin table is made once per sin array (TTBackend.derived), not per

@@ -47,7 +47,8 @@ class Backend(abc.ABC):
     IN_PLACE = frozenset({"copy_", "scale_", "adamw_step", "sgd_step"})
     #: primitives with a default composed of the others (a backend may fuse them)
     COMPOSED = frozenset({"lora_linear", "lora_linear_backward", "grouped_linear",
-                          "grouped_linear_backward"})
+                          "grouped_linear_backward", "split_qkv_heads", "merge_heads",
+                          "split_heads"})
 
     def __init__(self) -> None:
         self.transfers = TransferCounter()
@@ -361,6 +362,29 @@ class Backend(abc.ABC):
 
     @abc.abstractmethod
     def log_softmax_backward(self, grad: Array, y: Array, dim: int) -> Array: ...
+
+    def split_qkv_heads(self, qkv: Array, batch: int, num_heads: int,
+                        num_kv_heads: int) -> tuple[Array, Array, Array]:
+        """The fused token stream qkv [B * S, (H + 2 KV) * D] (q heads, then k heads, then
+        v heads: HF order) as q [B, H, S, D], k and v [B, KV, S, D]."""
+        tokens, width = self.shape(qkv)
+        heads = num_heads + 2 * num_kv_heads
+        x = self.reshape(qkv, (batch, tokens // batch, heads, width // heads))
+        x = self.permute(x, (0, 2, 1, 3))
+        bounds = (0, num_heads, num_heads + num_kv_heads, heads)
+        return tuple(self.slice(x, (slice(None), slice(start, stop)))
+                     for start, stop in zip(bounds, bounds[1:]))
+
+    def merge_heads(self, x: Array) -> Array:
+        """[B, H, S, D] -> the token stream [B * S, H * D] (heads side by side)."""
+        batch, heads, seq, width = self.shape(x)
+        return self.reshape(self.permute(x, (0, 2, 1, 3)), (batch * seq, heads * width))
+
+    def split_heads(self, x: Array, batch: int, num_heads: int) -> Array:
+        """`merge_heads` undone: [B * S, H * D] -> [B, H, S, D]."""
+        tokens, width = self.shape(x)
+        x = self.reshape(x, (batch, tokens // batch, num_heads, width // num_heads))
+        return self.permute(x, (0, 2, 1, 3))
 
     @abc.abstractmethod
     def rotary(self, x: Array, cos: Array, sin: Array) -> Array:

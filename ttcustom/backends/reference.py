@@ -377,6 +377,20 @@ class ReferenceBackend(Backend):
     def log_softmax_backward(self, grad, y, dim):
         return _aten._log_softmax_backward_data(grad, y, dim, y.dtype)
 
+    def split_qkv_heads(self, qkv, batch, num_heads, num_kv_heads):
+        tokens, width = qkv.shape
+        heads = num_heads + 2 * num_kv_heads
+        x = qkv.reshape(batch, tokens // batch, heads, width // heads).transpose(1, 2)
+        return x.split([num_heads, num_kv_heads, num_kv_heads], dim=1)  # views of qkv
+
+    def merge_heads(self, x):
+        batch, heads, seq, width = x.shape
+        return x.transpose(1, 2).reshape(batch * seq, heads * width)
+
+    def split_heads(self, x, batch, num_heads):
+        tokens, width = x.shape
+        return x.reshape(batch, tokens // batch, num_heads, width // num_heads).transpose(1, 2)
+
     def rotary(self, x, cos, sin):
         return _rotary(x, cos, sin, 1.0)
 

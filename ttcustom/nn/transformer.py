@@ -247,6 +247,9 @@ class Attention(Module):
         """x [B, S, hidden], or the flattened stream [B * S, hidden] of `inputs.batch_shape`;
         the output has x's shape."""
         batch, seq = x.shape[:2] if x.ndim == 3 else inputs.batch_shape
+        if (self.fused_qkv and cache is None and not self.qk_norm
+                and not (self.training and self.dropout > 0)):
+            return self.o_proj(self._fused_heads(x, inputs, batch, seq))
         q, k, v = self._project(x)
         q = q.reshape(batch, seq, self.num_heads, self.head_dim)
         k = k.reshape(batch, seq, self.num_kv_heads, self.head_dim)
@@ -265,6 +268,17 @@ class Attention(Module):
             out = F.scaled_dot_product_attention(q, k, v, inputs.mask, inputs.is_causal)
         out = out.transpose(1, 2).reshape(*x.shape[:-1], self.num_heads * self.head_dim)
         return self.o_proj(out)
+
+    def _fused_heads(self, x: Tensor, inputs: AttentionInputs, batch: int, seq: int) -> Tensor:
+        """Attention with the heads split and merged inside one op (`F.qkv_attention`) on
+        the fused projection's q|k|v stream; the output has x's shape with H * D features.
+        (Separate q/k/v projections keep the op-by-op path: concatenating their outputs
+        costs a copy forward and three slices backward; one grouped product will not.)"""
+        qkv = self.qkv_proj(x)
+        out = F.qkv_attention(qkv.reshape(batch * seq, qkv.shape[-1]), (batch, seq),
+                              self.num_heads, self.num_kv_heads, self.head_dim, inputs.cos,
+                              inputs.sin, inputs.mask, inputs.is_causal)
+        return out.reshape(*x.shape[:-1], out.shape[-1])
 
     def _attention_with_dropout(self, q: Tensor, k: Tensor, v: Tensor,
                                 inputs: AttentionInputs) -> Tensor:

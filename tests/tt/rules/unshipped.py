@@ -50,6 +50,16 @@ def _rotary_tables(call: Call) -> bool:
                for t in (call["cos_cache"], call["sin_cache"]))
 
 
+def _qkv_heads_width(call: Call) -> bool:
+    heads = call["num_heads"] + 2 * (call["num_kv_heads"] or call["num_heads"])
+    return call["input"].padded_shape[-1] % heads == 0
+
+
+def _qkv_heads_tiles(call: Call) -> bool:
+    heads = call["num_heads"] + 2 * (call["num_kv_heads"] or call["num_heads"])
+    return call["input"].value.shape[-1] // heads % TILE == 0
+
+
 def _sdpa_chunks(call: Call) -> bool:
     return all(call[n].value.shape[-2] % TILE == 0 for n in ("input_tensor_q", "input_tensor_k"))
 
@@ -166,6 +176,11 @@ BMM_MESSAGE = ("bmm (non-bcast matmul) expects input tensors of shapes BCMK*BCKN
                "optimization)")
 SDPA_DEV = "ttnn/cpp/ttnn/operations/transformer/sdpa/device/sdpa_device_operation.cpp"
 ADDMM = "ttnn/cpp/ttnn/operations/matmul/matmul.cpp (AddmmOperation::validate)"
+HEADS_DEV = "ttnn/cpp/ttnn/operations/experimental/transformer/"
+CREATE_HEADS_DEV = HEADS_DEV + "nlp_create_qkv_heads/device/nlp_create_qkv_heads_device_operation.cpp"
+CREATE_HEADS = HEADS_DEV + "nlp_create_qkv_heads/nlp_create_qkv_heads.cpp"
+CONCAT_HEADS_DEV = HEADS_DEV + "nlp_concat_heads/device/nlp_concat_heads_device_operation.cpp"
+HEAD_DTYPES = (ttnn.float32, ttnn.bfloat16, ttnn.bfloat8_b)
 SOFTMAX = ("softmax", "scale_mask_softmax")
 SOFTMAX_DEV = ("ttnn/cpp/ttnn/operations/normalization/softmax/device/"
                "softmax_device_operation.cpp")
@@ -239,6 +254,33 @@ HAND_RULES: tuple[HandRule, ...] = (
              "q and k sequences are whole 32-row chunks", "",
              "harness: the kernel runs whole q/k chunks of the tile-padded sequence, the golden "
              "the logical one; the two agree only on aligned sequences", Check(_sdpa_chunks),
+             harness=True),
+    HandRule(("experimental.nlp_create_qkv_heads",), "Unsupported data format", TTNN_SO,
+             CREATE_HEADS_DEV, Check(lambda c: c["input"].dtype in HEAD_DTYPES)),
+    HandRule(("experimental.nlp_create_qkv_heads",), "Input tensor layout must be TILE but "
+             "got {}", TTNN_SO, CREATE_HEADS_DEV,
+             Check(lambda c: c["input"].layout == ttnn.TILE_LAYOUT)),
+    HandRule(("experimental.nlp_create_qkv_heads",), "Unsupported input height {} is not tile "
+             "aligned", TTNN_SO, CREATE_HEADS_DEV,
+             Check(lambda c: c["input"].padded_shape[2] % TILE == 0)),
+    HandRule(("experimental.nlp_create_qkv_heads",), "Unsupported input sequence length {} is "
+             "not equal to 1", TTNN_SO, CREATE_HEADS_DEV,
+             Check(lambda c: len(c["input"].value.shape) == 4 and c["input"].value.shape[1] == 1)),
+    HandRule(("experimental.nlp_create_qkv_heads",), "Unsupported input shape", TTNN_SO,
+             CREATE_HEADS, Check(_qkv_heads_width)),
+    HandRule(("experimental.nlp_create_qkv_heads",), "heads of whole tiles", "",
+             "harness: the kernel moves whole tiles of the tile-padded width (head_dim is that "
+             "width over the heads), the golden splits the logical one; the two agree only on "
+             "heads of whole tiles", Check(_qkv_heads_tiles), harness=True),
+    HandRule(("experimental.nlp_concat_heads",), "Unsupported data format", TTNN_SO,
+             CONCAT_HEADS_DEV, Check(lambda c: c["input_tensor"].dtype in HEAD_DTYPES)),
+    HandRule(("experimental.nlp_concat_heads",), "Input tensor layout must be TILE but got {}",
+             TTNN_SO, CONCAT_HEADS_DEV,
+             Check(lambda c: c["input_tensor"].layout == ttnn.TILE_LAYOUT)),
+    HandRule(("experimental.nlp_concat_heads",), "heads of whole tiles", "",
+             "harness: the kernel concatenates whole tiles, so a head dim with tile padding "
+             "would put that padding inside the merged rows; the golden concatenates the "
+             "logical heads", Check(lambda c: c["input_tensor"].value.shape[-1] % TILE == 0),
              harness=True),
     HandRule(SOFTMAX, "Inputs to softmax must be tilized", TTNN_SO, SOFTMAX_DEV,
              Check(lambda c: c["input_tensor"].layout == ttnn.TILE_LAYOUT)),

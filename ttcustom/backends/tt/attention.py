@@ -1,4 +1,4 @@
-"""tt attention and rotary embedding, forward and backward (`AttentionOps`).
+"""tt attention, rotary embedding and head split/merge, forward and backward (`AttentionOps`).
 
 Training attention runs as tt-train does: the forward on ttnn's fused SDPA kernel where
 its device rules allow (bfloat16, a head dim of whole tiles), composed otherwise; the
@@ -7,7 +7,8 @@ kept) with one grouped matmul and `softmax`, and takes dS from `moreh_softmax_ba
 (bfloat16; composed in float32), scaled once. Constants (causal masks, the rotate-half
 matrix) are built on the device from `ttnn.full`/`ttnn.arange`, never uploaded, and kept
 by `TTBackend.constant`; masks and tables made from a forward's arrays are laid out once
-for all layers (`TTBackend.derived`).
+for all layers (`TTBackend.derived`). A fused q|k|v stream is split into heads and the
+output merged back as ttml does, with `nlp_create_qkv_heads` / `nlp_concat_heads`.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 
 import torch
 
+from ttcustom.backends.base import Backend
 from ttcustom.backends.bias import attention_bias
 from ttcustom.backends.tt.arrays import TILE
 
@@ -34,6 +36,12 @@ class AttentionOps:
 
     def sdpa_backward(self, grad, q, k, v, out, logsumexp, mask, is_causal, scale):
         return attention_backward(self, grad, q, k, v, mask, is_causal, scale)
+
+    def split_qkv_heads(self, qkv, batch, num_heads, num_kv_heads):
+        return split_qkv_heads(self, qkv, batch, num_heads, num_kv_heads)
+
+    def merge_heads(self, x):
+        return merge_heads(self, x)
 
     def rotary(self, x, cos, sin):
         return rotary(self, x, cos, sin)
@@ -66,6 +74,38 @@ def attention_backward(bk, grad, q, k, v, mask, is_causal, scale):
     dq = _ungrouped(bk, bk.matmul(dscores, k), heads)
     dk = bk.matmul(dscores, qg, transpose_a=True)
     return dq, dk, dv
+
+
+#: dtypes the nlp_* head kernels take (their validate: FLOAT32, BFLOAT16, BFLOAT8_B)
+HEAD_DTYPES = (torch.float32, torch.bfloat16)
+
+
+def split_qkv_heads(bk, qkv: Array, batch: int, num_heads: int,
+                    num_kv_heads: int) -> tuple[Array, Array, Array]:
+    """[B * S, (H + 2 KV) * D] -> q [B, H, S, D], k, v [B, KV, S, D] with
+    `ttnn.experimental.nlp_create_qkv_heads` (ttml's heads_creation), GQA included, where
+    it holds: a head dim of whole tiles (the kernel moves whole tiles: a padded head would
+    carry its padding into the next head) and whole-tile sequences (each batch's rows start
+    a tile, so [B * S] -> [B, 1, S] moves no data; ragged ones are not validated against
+    the kernel). Otherwise the composed split."""
+    tokens, width = bk.shape(qkv)
+    seq, head_dim = tokens // batch, width // (num_heads + 2 * num_kv_heads)
+    if head_dim % TILE or seq % TILE or bk.dtype(qkv) not in HEAD_DTYPES:
+        return Backend.split_qkv_heads(bk, qkv, batch, num_heads, num_kv_heads)
+    q, k, v = bk.ttnn.experimental.nlp_create_qkv_heads(
+        bk.reshape(qkv, (batch, 1, seq, width)), num_heads=num_heads,
+        num_kv_heads=num_kv_heads, transpose_k_heads=False)
+    return q, k, v
+
+
+def merge_heads(bk, x: Array) -> Array:
+    """[B, H, S, D] -> [B * S, H * D] with `ttnn.experimental.nlp_concat_heads` (ttml's
+    heads_fusion) under `split_qkv_heads`'s conditions (whole-tile heads and sequences);
+    otherwise the composed permute + reshape."""
+    batch, heads, seq, width = bk.shape(x)
+    if width % TILE or seq % TILE or bk.dtype(x) not in HEAD_DTYPES:
+        return Backend.merge_heads(bk, x)
+    return bk.reshape(bk.ttnn.experimental.nlp_concat_heads(x), (batch * seq, heads * width))
 
 
 def fused_legal(bk, q, k, v) -> bool:
