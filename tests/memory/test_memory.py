@@ -234,16 +234,20 @@ def test_tt_plans_run_the_tt_backends_optimizer_step():
 
 def test_tt_lora_plans_hold_a_copy_of_each_frozen_linear_weight():
     # the tt backend lays each frozen linear weight out once as [in, out] and keeps it
-    # (TTBackend.hold_frozen); dims and r are multiples of 32, so tiles add no padding
+    # (TTBackend.hold_frozen); frozen q/k/v, run as one grouped product, are held twice
+    # (joint [in, q+k+v] and [q+k+v, in] layouts); dims and r are multiples of 32, so tiles
+    # add no padding
     config = _config("llama")
     model = apply_lora(build_model(config, dtype=torch.bfloat16), r=32, target_modules=["q_proj"])
     frozen = sum(p.numel() for n, p in model.named_parameters()
                  if n.endswith("weight") and p.ndim == 2 and not p.requires_grad
                  and "embed" not in n)
+    qkv = sum(p.numel() for n, p in model.named_parameters()
+              if n.rsplit(".", 2)[-2] in ("q_proj", "k_proj", "v_proj") and n.endswith("weight"))
     adapters = sum(p.numel() for p in model.parameters() if p.requires_grad)
     full = plan(config, 1, 32, tile=True)
     lora = plan(config, 1, 32, tile=True, lora=LoraSpec(32, ("q_proj",)))
-    assert lora.weights - full.weights == (frozen + adapters) * 2
+    assert lora.weights - full.weights == (frozen + qkv + adapters) * 2
 
 
 def test_tt_plans_form_the_attention_scores_as_the_tt_backend_does():

@@ -247,9 +247,10 @@ class Attention(Module):
         """x [B, S, hidden], or the flattened stream [B * S, hidden] of `inputs.batch_shape`;
         the output has x's shape."""
         batch, seq = x.shape[:2] if x.ndim == 3 else inputs.batch_shape
-        if (self.fused_qkv and cache is None and not self.qk_norm
-                and not (self.training and self.dropout > 0)):
-            return self.o_proj(self._fused_heads(x, inputs, batch, seq))
+        if cache is None and not self.qk_norm and not (self.training and self.dropout > 0):
+            qkv = self._fused_projection(x)
+            if qkv is not None:
+                return self.o_proj(self._fused_heads(qkv, x, inputs, batch, seq))
         q, k, v = self._project(x)
         q = q.reshape(batch, seq, self.num_heads, self.head_dim)
         k = k.reshape(batch, seq, self.num_kv_heads, self.head_dim)
@@ -269,12 +270,21 @@ class Attention(Module):
         out = out.transpose(1, 2).reshape(*x.shape[:-1], self.num_heads * self.head_dim)
         return self.o_proj(out)
 
-    def _fused_heads(self, x: Tensor, inputs: AttentionInputs, batch: int, seq: int) -> Tensor:
+    def _fused_projection(self, x: Tensor) -> Tensor | None:
+        """q|k|v as one [.., (H + 2 KV) * D] stream: the fused projection's output, or the
+        separate projections in one grouped product (`F.grouped_linear`); None when a
+        projection is not a linear layer (a user's own module)."""
+        if self.fused_qkv:
+            return self.qkv_proj(x)
+        layers = (self.q_proj, self.k_proj, self.v_proj)
+        if not all(hasattr(m, "linear_terms") for m in layers):
+            return None
+        return F.grouped_linear(x, [m.linear_terms(x) for m in layers])
+
+    def _fused_heads(self, qkv: Tensor, x: Tensor, inputs: AttentionInputs, batch: int,
+                     seq: int) -> Tensor:
         """Attention with the heads split and merged inside one op (`F.qkv_attention`) on
-        the fused projection's q|k|v stream; the output has x's shape with H * D features.
-        (Separate q/k/v projections keep the op-by-op path: concatenating their outputs
-        costs a copy forward and three slices backward; one grouped product will not.)"""
-        qkv = self.qkv_proj(x)
+        the q|k|v stream; the output has x's shape with H * D features."""
         out = F.qkv_attention(qkv.reshape(batch * seq, qkv.shape[-1]), (batch, seq),
                               self.num_heads, self.num_kv_heads, self.head_dim, inputs.cos,
                               inputs.sin, inputs.mask, inputs.is_causal)
