@@ -158,9 +158,9 @@ def measure(backend: Any, step: Callable[[], Any], parameters: Iterable[Any] = (
         backend.ttnn = real
     cost.uploads = backend.transfers.uploads - uploads
     cost.downloads = backend.transfers.downloads - downloads
-    held = getattr(backend, "frozen", None)
-    cost.weight_bytes = resident_bytes([*(p.data for p in parameters),
-                                        *(held.copies() if held is not None else ())])
+    held = [copy for name in ("frozen", "frozen_groups")  # frozen weights' layouts
+            for copy in (getattr(backend, name).copies() if hasattr(backend, name) else ())]
+    cost.weight_bytes = resident_bytes([*(p.data for p in parameters), *held])
     if optimizer is not None:
         cost.optimizer_bytes = resident_bytes(
             getattr(v, "data", v) for state in optimizer.state.values()
