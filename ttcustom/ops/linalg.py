@@ -46,8 +46,7 @@ class Linear(Function):
     @staticmethod
     def backward(ctx, grad, into):
         x, weight = ctx.saved
-        grads = ctx.backend.linear_backward(grad, x, weight, ctx.needs_input_grad, into=into[0])
-        return grads
+        return ctx.backend.linear_backward(grad, x, weight, ctx.needs_input_grad, into=into[0])
 
 
 class LoRALinear(Function):
@@ -118,11 +117,12 @@ class GroupedLinear(Function):
         bk = ctx.backend
         ctx.shape = bk.shape(x)
         members = _members(bk, arrays, scalings)
-        y, saved = bk.grouped_linear(_rows(bk, x), members)
+        x2 = _rows(bk, x)
+        y, saved = bk.grouped_linear(x2, members)
         need = ctx.needs_input_grad[2:]
         keep_x = any(need[5 * i] or (need[5 * i + 2] and m[5] is None)
                      for i, m in enumerate(members))
-        ctx.save_for_backward(_rows(bk, x) if keep_x else None, members, saved)
+        ctx.save_for_backward(x2 if keep_x else None, members, saved)
         out = sum(bk.shape(m[0])[0] for m in members)
         return bk.reshape(y, (*ctx.shape[:-1], out))
 
